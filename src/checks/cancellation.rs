@@ -1,0 +1,116 @@
+//! Cancellations (Twiin-02): not delivered to the receiver, naming nothing that was notified, and
+//! data pulled after the cancellation.
+
+use super::{Finding, Rule, Severity, at};
+use crate::ingest::Side;
+use crate::model::{Model, Params};
+
+pub struct CancellationUndelivered;
+impl Rule for CancellationUndelivered {
+    fn category(&self) -> &'static str {
+        "cancellation-undelivered"
+    }
+    fn severity(&self) -> Severity {
+        Severity::Error
+    }
+    fn check(&self, m: &Model, p: &Params, out: &mut Vec<Finding>) {
+        for n in &m.notifications {
+            let sent = n
+                .cancels
+                .iter()
+                .filter(|a| a.side == Side::Sent)
+                .map(|a| a.ts)
+                .min();
+            let received = n
+                .cancels
+                .iter()
+                .any(|a| a.side == Side::Received && a.accepted());
+            if let Some(ts) = sent
+                && !received
+                && p.judged(ts)
+            {
+                let mut f = self.about(
+                    n,
+                    format!(
+                        "the sender cancelled at {}; the receiver logged no accepted cancel",
+                        at(ts)
+                    ),
+                );
+                f.since = Some(ts);
+                out.push(f);
+            }
+        }
+    }
+}
+
+pub struct CancellationUnmatched;
+impl Rule for CancellationUnmatched {
+    fn category(&self) -> &'static str {
+        "cancellation-unmatched"
+    }
+    fn severity(&self) -> Severity {
+        Severity::Warning
+    }
+    fn check(&self, m: &Model, _: &Params, out: &mut Vec<Finding>) {
+        for c in &m.stray_cancels {
+            let mut f = self.bare(match &c.notification {
+                Some(_) => format!(
+                    "a cancel in the {} log at {} names an identifier that neither log notified",
+                    c.attempt.side.as_str(),
+                    at(c.attempt.ts)
+                ),
+                None => format!(
+                    "a cancel in the {} log at {} carries no identifier",
+                    c.attempt.side.as_str(),
+                    at(c.attempt.ts)
+                ),
+            });
+            f.notification = c.notification.clone();
+            f.sender = c.sender.clone();
+            f.receiver = c.receiver.clone();
+            f.since = Some(c.attempt.ts);
+            if c.notification.is_none() {
+                f.subject_extra = Some(format!(
+                    "{}:{}:{}",
+                    c.attempt.side.as_str(),
+                    c.attempt.origin.file,
+                    c.attempt.origin.line
+                ));
+            }
+            out.push(f);
+        }
+    }
+}
+
+pub struct PulledAfterCancellation;
+impl Rule for PulledAfterCancellation {
+    fn category(&self) -> &'static str {
+        "pulled-after-cancellation"
+    }
+    fn severity(&self) -> Severity {
+        Severity::Error
+    }
+    fn check(&self, m: &Model, _: &Params, out: &mut Vec<Finding>) {
+        for n in &m.notifications {
+            let Some(cancelled) = n.cancelled_at else {
+                continue;
+            };
+            for (request, s) in &n.pulls {
+                let after: Vec<i64> = s.times.iter().copied().filter(|t| *t > cancelled).collect();
+                if let Some(first) = after.first() {
+                    let mut f = self.about(n, format!(
+                        "{} pull(s) after the cancellation at {}, the first at {}; last answer {}",
+                        after.len(),
+                        at(cancelled),
+                        at(*first),
+                        s.last_status.map_or("none".into(), |v| v.to_string())
+                    ));
+                    f.request = Some(request.clone());
+                    f.request_kind = s.interaction.map(|i| i.as_str());
+                    f.since = Some(*first);
+                    out.push(f);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! The command line: one clap subcommand per module, whose documentation is the usage text.
+
+pub mod reconcile;
+
+use clap::{Parser, Subcommand};
+
+/// Reconciles Twiin Notified Pull and Push exchange logs, re-pulls what may still be pulled, and
+/// writes Parquet audit tables.
+#[derive(Debug, Parser)]
+#[command(name = "pullrecon", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Log level on stderr (error, warn, info, debug, trace); RUST_LOG overrides it.
+    #[arg(long, global = true, default_value = "warn")]
+    pub log_level: String,
+
+    /// Log lines as JSON, for log shippers.
+    #[arg(long, global = true, value_parser = ["text", "json"], default_value = "text")]
+    pub log_format: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Reconcile(reconcile::Args),
+    /// Performs the replayable retrievals of the latest run in DIR (not available yet).
+    Replay(Unavailable),
+    /// The nightly job: reconcile, replay, reconcile again, report, metrics (not available yet).
+    Run(Unavailable),
+    /// One run per day, oldest first, resumable (not available yet).
+    Backfill(Unavailable),
+    /// The human report of the latest run (not available yet).
+    Report(Unavailable),
+    /// Synthetic sent and received logs with known faults (not available yet).
+    Generate(Unavailable),
+}
+
+/// Accepts any arguments of a command that this version does not provide yet.
+#[derive(Debug, clap::Args)]
+pub struct Unavailable {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub args: Vec<String>,
+}
+
+/// Parses an RFC 3339 timestamp argument into UTC microseconds.
+pub fn parse_ts_arg(s: &str) -> Result<i64, String> {
+    crate::time::parse_rfc3339(s).map_err(|e| match e {
+        crate::time::TsError::NoOffset => {
+            format!("'{s}' has no UTC offset: write it as RFC 3339, e.g. 2026-11-20T05:00:00Z")
+        }
+        crate::time::TsError::Invalid => {
+            format!("'{s}' is not an RFC 3339 timestamp, e.g. 2026-11-20T05:00:00+01:00")
+        }
+    })
+}
+
+/// Parses a duration argument (`15m`, `36h`, `14d`) into seconds.
+pub fn parse_duration_arg(s: &str) -> Result<i64, String> {
+    crate::time::parse_duration(s)
+}
+
+/// Parses an IANA time zone name.
+pub fn parse_tz_arg(s: &str) -> Result<chrono_tz::Tz, String> {
+    s.parse::<chrono_tz::Tz>()
+        .map_err(|_| format!("'{s}' is not an IANA time zone name such as Europe/Amsterdam"))
+}
+
+/// Parses `ORGANISATION=URL` (organisation as `system|value`).
+pub fn parse_sender_arg(s: &str) -> Result<(String, String), String> {
+    let (org, url) = s
+        .rsplit_once('=')
+        .ok_or_else(|| format!("'{s}': expected ORGANISATION=BASE_URL"))?;
+    if crate::fhir::request::origin(url).is_none() {
+        return Err(format!("'{url}' is not an http(s) URL"));
+    }
+    Ok((
+        org.trim().to_owned(),
+        url.trim().trim_end_matches('/').to_owned(),
+    ))
+}

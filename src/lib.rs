@@ -1,0 +1,16 @@
+//! pullrecon: the safety net under Twiin Notified Pull and Push exchanges.
+//!
+//! Data flows one way: `ingest` (log files → events and rejects) → `model` (notifications,
+//! groups, expected requests, pulls, pushes) → `checks` (one rule per finding category) →
+//! `tables` (Parquet audit tables) → the text summary. `reconcile` ties them into one run.
+
+pub mod bsn;
+pub mod checks;
+pub mod cli;
+pub mod fhir;
+pub mod ingest;
+pub mod model;
+pub mod reconcile;
+pub mod secret;
+pub mod tables;
+pub mod time;

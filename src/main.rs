@@ -1,0 +1,42 @@
+//! The `pullrecon` binary: parses the command line, sets up logging, runs the subcommand and
+//! turns its result into the contract's exit status (an error is one line on stderr, status 1).
+
+use clap::Parser;
+use pullrecon::cli::{Cli, Command};
+use std::process::ExitCode;
+
+fn init_logging(cli: &Cli) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cli.log_level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if cli.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    let command_line = std::env::args().collect::<Vec<_>>().join(" ");
+    let result = match &cli.command {
+        Command::Reconcile(args) => pullrecon::cli::reconcile::run(args, command_line),
+        other => {
+            let name = format!("{other:?}");
+            let name = name.split('(').next().unwrap_or("").to_ascii_lowercase();
+            eprintln!("pullrecon: '{name}' is not available yet in this version");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            eprintln!("pullrecon: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! One reconciliation run as a library function: ingest both logs, build the model, run every
+//! rule, write the audit tables for the run's date, and hand back the findings and a summary.
+//! `pullrecon reconcile`, and later `run` and `backfill`, call this; it touches no network.
+
+use crate::bsn::Pseudonymiser;
+use crate::checks::{self, Finding, Severity};
+use crate::ingest::{self, Ingested, Window};
+use crate::model::{self, Model, Params};
+use crate::tables::{self, RunRecord};
+use crate::time::{MICROS_PER_SEC, format_duration, format_ts, local_date};
+use anyhow::{Context, Result};
+use chrono_tz::Tz;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Everything a reconcile needs to know.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub sent: Vec<String>,
+    pub received: Vec<String>,
+    pub out: PathBuf,
+    /// UTC microseconds.
+    pub as_of: i64,
+    pub grace_seconds: i64,
+    pub lookback_seconds: i64,
+    pub push_sla_seconds: i64,
+    pub time_zone: Tz,
+    pub senders: BTreeMap<String, String>,
+    pub pseudonymiser: Pseudonymiser,
+    /// The command line or job that asked for this run, for the `runs` table.
+    pub command: String,
+    /// A run id given by the caller (`run` uses one id for all its steps); else a new one.
+    pub run_id: Option<String>,
+}
+
+/// What a reconcile produced.
+#[derive(Debug)]
+pub struct Outcome {
+    pub run: RunRecord,
+    pub findings: Vec<Finding>,
+    pub ingested_files: usize,
+    pub rejects_by_reason: BTreeMap<&'static str, u64>,
+    pub written: Vec<PathBuf>,
+    pub model: Model,
+}
+
+impl Outcome {
+    /// 3 when any finding has severity `error`, else 0 (the contract's exit status).
+    pub fn exit_code(&self) -> i32 {
+        self.run.exit_code
+    }
+
+    pub fn count(&self, category: &str) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.category == category)
+            .count()
+    }
+}
+
+/// A new run id: UTC time of the start plus a short random part.
+pub fn new_run_id(started: i64) -> String {
+    let t = chrono::DateTime::from_timestamp_micros(started).unwrap_or_default();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let salt = xxhash_rust::xxh3::xxh3_64(format!("{nanos}-{}", std::process::id()).as_bytes());
+    format!("{}-{:08x}", t.format("%Y%m%dT%H%M%SZ"), salt as u32)
+}
+
+pub fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+pub fn reconcile(opts: &Options) -> Result<Outcome> {
+    let started = now_micros();
+    let run_id = opts.run_id.clone().unwrap_or_else(|| new_run_id(started));
+    let window = Window {
+        from: opts.as_of - opts.lookback_seconds * MICROS_PER_SEC,
+        to: opts.as_of,
+    };
+    let ingested = ingest::ingest(&opts.sent, &opts.received, window)?;
+    let Ingested {
+        files,
+        events,
+        rejects,
+        duplicates,
+        after_as_of,
+        before_lookback,
+    } = ingested;
+    let events_used = events.len() as u64;
+    let params = Params {
+        as_of: opts.as_of,
+        grace: opts.grace_seconds * MICROS_PER_SEC,
+        push_sla: opts.push_sla_seconds * MICROS_PER_SEC,
+        senders: opts.senders.clone(),
+    };
+    let model = model::build(events, &params);
+    let findings = checks::run(&model, &params);
+
+    let sev = |s: Severity| findings.iter().filter(|f| f.severity == s).count() as u64;
+    let errors = sev(Severity::Error);
+    let date = local_date(opts.as_of, opts.time_zone)
+        .format("%Y-%m-%d")
+        .to_string();
+    let mut run = RunRecord {
+        run_id,
+        as_of: opts.as_of,
+        date,
+        started_at: started,
+        finished_at: started,
+        command: opts.command.clone(),
+        parameters_json: parameters_json(opts),
+        time_zone: opts.time_zone.name().to_owned(),
+        grace_seconds: opts.grace_seconds,
+        lookback_seconds: opts.lookback_seconds,
+        push_sla_seconds: opts.push_sla_seconds,
+        window_from: window.from,
+        events_read: files.iter().map(|f| f.rows).sum(),
+        events_used,
+        duplicates,
+        rejects: rejects.len() as u64,
+        after_as_of,
+        before_lookback,
+        notifications: model.notifications.len() as u64,
+        errors,
+        warnings: sev(Severity::Warning),
+        infos: sev(Severity::Info),
+        replayable: findings.iter().filter(|f| f.replayable).count() as u64,
+        exit_code: if errors > 0 { 3 } else { 0 },
+        pseudonym_key: opts.pseudonymiser.has_key(),
+    };
+    let p = &opts.pseudonymiser;
+    let mut tables_out = vec![
+        ("input_files", tables::input_files_table(&run, &files)?),
+        (
+            "notifications",
+            tables::notifications_table(&run, &model, p)?,
+        ),
+        ("requests", tables::requests_table(&run, &model)?),
+        (
+            "findings",
+            tables::findings_table(&run, &findings, &model, p)?,
+        ),
+        ("bsn_audit", tables::bsn_audit_table(&run, &model, p)?),
+        ("rejects", tables::rejects_table(&run, &rejects, &files)?),
+    ];
+    run.finished_at = now_micros();
+    // `runs` goes last: a run is listed only once all its tables are in place.
+    tables_out.push(("runs", tables::runs_table(&run, &files)?));
+    let written = tables::write_all(&opts.out, &run, tables_out)
+        .with_context(|| format!("cannot write the tables under {}", opts.out.display()))?;
+
+    let mut rejects_by_reason = BTreeMap::new();
+    for r in &rejects {
+        *rejects_by_reason.entry(r.reason.code()).or_insert(0) += 1;
+    }
+    Ok(Outcome {
+        run,
+        findings,
+        ingested_files: files.len(),
+        rejects_by_reason,
+        written,
+        model,
+    })
+}
+
+fn parameters_json(o: &Options) -> String {
+    serde_json::json!({
+        "sent": o.sent,
+        "received": o.received,
+        "out": o.out.display().to_string(),
+        "as_of": format_ts(o.as_of),
+        "grace": format_duration(o.grace_seconds),
+        "lookback": format_duration(o.lookback_seconds),
+        "push_sla": format_duration(o.push_sla_seconds),
+        "time_zone": o.time_zone.name(),
+        "senders": o.senders,
+        "pseudonym_key": o.pseudonymiser.has_key(),
+    })
+    .to_string()
+}
+
+/// The text summary printed on stdout: counts per category and the rejects.
+pub fn summary(o: &Outcome) -> String {
+    use std::fmt::Write;
+    let r = &o.run;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "pullrecon reconcile: run {} as of {} (date {}, {})",
+        r.run_id,
+        format_ts(r.as_of),
+        r.date,
+        r.time_zone
+    );
+    let _ = writeln!(
+        s,
+        "inputs: {} files, {} records read, {} events used, {} duplicates, {} after as-of, {} before lookback, {} rejects",
+        o.ingested_files,
+        r.events_read,
+        r.events_used,
+        r.duplicates,
+        r.after_as_of,
+        r.before_lookback,
+        r.rejects
+    );
+    for (code, n) in &o.rejects_by_reason {
+        let _ = writeln!(s, "  rejected {code}: {n}");
+    }
+    let _ = writeln!(
+        s,
+        "notifications: {}; findings: {} error, {} warning, {} info ({} replayable)",
+        r.notifications, r.errors, r.warnings, r.infos, r.replayable
+    );
+    let _ = writeln!(
+        s,
+        "  {:<32} {:<8} {:>6} {:>10}",
+        "category", "severity", "count", "replayable"
+    );
+    for (cat, sev) in checks::categories() {
+        let n = o.count(cat);
+        let rp = o
+            .findings
+            .iter()
+            .filter(|f| f.category == cat && f.replayable)
+            .count();
+        let _ = writeln!(s, "  {:<32} {:<8} {:>6} {:>10}", cat, sev.as_str(), n, rp);
+    }
+    let out = o
+        .written
+        .first()
+        .and_then(|p| p.ancestors().nth(3))
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let _ = writeln!(
+        s,
+        "tables: {} written under {} (date={})",
+        o.written.len(),
+        out,
+        r.date
+    );
+    s
+}
