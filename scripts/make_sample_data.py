@@ -524,7 +524,7 @@ def N(*args, **kw) -> Notif:
 
 # --- S01 healthy, release 1.4 codes, BSN in the Task and (without value) in the assertion ------
 # 12-month expiry. One search carries the BSN (must be redacted in outputs as [bsn]); it is pulled
-# percent-encoded. Its groupIdentifier is also what S10's faulty cancel names.
+# percent-encoded. Its groupIdentifier is also what F10's faulty cancel names.
 S01_PATIENT_Q = f"Patient?identifier={BSN}|{P[1]}"
 s01 = N("S01", A, R1, "2026-11-19T07:58:00Z", "2027-11-19T08:58:00+01:00", [
     auth_base("S01"),
@@ -1172,6 +1172,20 @@ def _expected_sorted() -> list[dict]:
     return sorted(EXPECTED, key=k)
 
 
+BAD_PULL_LINES = [
+    # a timestamp without UTC offset
+    '{"ts":"2026-11-19T16:00:00","interaction":"read","status":200,'
+    '"notification":"urn:ietf:rfc:3986|urn:uuid:00000000-0000-4000-8000-00000000bad1",'
+    '"request":"Patient/bad-1"}\n',
+    # a line cut off by a full disk
+    '{"ts":"2026-11-19T16:01:00Z","interaction":"search","status":200,"notifica\n',
+    # an interaction the contract does not know
+    '{"ts":"2026-11-19T16:02:00Z","interaction":"fetch","status":200,'
+    '"notification":"urn:ietf:rfc:3986|urn:uuid:00000000-0000-4000-8000-00000000bad3",'
+    '"request":"Patient/bad-3"}\n',
+]
+
+
 def main() -> None:
     for sub in ("sent", "received"):
         (OUT / sub).mkdir(parents=True, exist_ok=True)
@@ -1188,6 +1202,9 @@ def main() -> None:
             gz.write(raw)
 
     pulls_text = "".join(_line(ev) for ev in _sorted(PULLS))
+    # Three lines a real log gets wrong; each must land in the `rejects` table (file, line,
+    # reason; never the content) and change no finding.
+    pulls_text += "".join(BAD_PULL_LINES)
     (OUT / "received" / "pulls-2026-11-19.ndjson").write_text(pulls_text, encoding="utf-8")
 
     (OUT / "sent" / "push-2026-11-19.csv").write_text(_csv(_sorted(SENT_PUSH)), encoding="utf-8")

@@ -1,1 +1,11 @@
+//! The one integration-test binary (one link of polars, not many). Modules mirror the commands
+//! and the stages: the Task reader, rejects, the written tables, the `reconcile` command, the
+//! bundled sample data, and one table-driven test per finding category.
 
+mod common;
+
+mod cmd_reconcile;
+mod rejects;
+mod sample;
+mod tables;
+mod tasks;
