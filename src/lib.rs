@@ -9,6 +9,7 @@ pub mod checks;
 pub mod cli;
 pub mod fhir;
 pub mod ingest;
+pub mod job;
 pub mod model;
 pub mod reconcile;
 pub mod secret;

@@ -2,7 +2,7 @@
 //! turns its result into the contract's exit status (an error is one line on stderr, status 1).
 
 use clap::Parser;
-use pullrecon::cli::{Cli, Command};
+use pullrecon::cli::Cli;
 use std::process::ExitCode;
 
 fn init_logging(cli: &Cli) {
@@ -23,15 +23,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli);
     let command_line = std::env::args().collect::<Vec<_>>().join(" ");
-    let result = match &cli.command {
-        Command::Reconcile(args) => pullrecon::cli::reconcile::run(args, command_line),
-        other => {
-            let name = format!("{other:?}");
-            let name = name.split('(').next().unwrap_or("").to_ascii_lowercase();
-            eprintln!("pullrecon: '{name}' is not available yet in this version");
-            return ExitCode::from(2);
-        }
-    };
+    let result = cli.command.dispatch(command_line);
     match result {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {

@@ -1,6 +1,11 @@
 //! The command line: one clap subcommand per module, whose documentation is the usage text.
 
+pub mod backfill;
+pub mod generate;
 pub mod reconcile;
+pub mod replay;
+pub mod report;
+pub mod run;
 
 use clap::{Parser, Subcommand};
 
@@ -24,23 +29,25 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Reconcile(reconcile::Args),
-    /// Performs the replayable retrievals of the latest run in DIR (not available yet).
-    Replay(Unavailable),
-    /// The nightly job: reconcile, replay, reconcile again, report, metrics (not available yet).
-    Run(Unavailable),
-    /// One run per day, oldest first, resumable (not available yet).
-    Backfill(Unavailable),
-    /// The human report of the latest run (not available yet).
-    Report(Unavailable),
-    /// Synthetic sent and received logs with known faults (not available yet).
-    Generate(Unavailable),
+    Replay(replay::Args),
+    Run(run::Args),
+    Backfill(backfill::Args),
+    Report(report::Args),
+    Generate(generate::Args),
 }
 
-/// Accepts any arguments of a command that this version does not provide yet.
-#[derive(Debug, clap::Args)]
-pub struct Unavailable {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub args: Vec<String>,
+impl Command {
+    /// Runs the subcommand; returns the exit status. `command` is the command line, for `runs`.
+    pub fn dispatch(&self, command: String) -> anyhow::Result<i32> {
+        match self {
+            Command::Reconcile(a) => reconcile::run(a, command),
+            Command::Replay(a) => replay::run(a, command),
+            Command::Run(a) => run::run(a, command),
+            Command::Backfill(a) => backfill::run(a, command),
+            Command::Report(a) => report::run(a, command),
+            Command::Generate(a) => generate::run(a, command),
+        }
+    }
 }
 
 /// Parses an RFC 3339 timestamp argument into UTC microseconds.

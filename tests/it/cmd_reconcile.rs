@@ -14,7 +14,13 @@ fn reconcile_at(out: &Path, as_of: &str, extra: &[&str]) -> Output {
     let repo = repo();
     bin()
         .current_dir(&repo)
-        .args(["reconcile", "--sent", "sample-data/sent", "--received", "sample-data/received"])
+        .args([
+            "reconcile",
+            "--sent",
+            "sample-data/sent",
+            "--received",
+            "sample-data/received",
+        ])
         .arg("--out")
         .arg(out)
         .args(["--as-of", as_of])
@@ -27,7 +33,12 @@ fn reconcile_at(out: &Path, as_of: &str, extra: &[&str]) -> Output {
 fn sample_run_exits_3_with_a_summary() {
     let dir = tempfile::tempdir().unwrap();
     let o = reconcile_cmd(dir.path(), &[]);
-    assert_eq!(o.status.code(), Some(3), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let stdout = String::from_utf8(o.stdout).unwrap();
     for (category, severity) in pullrecon::checks::categories() {
         let line = stdout
@@ -43,7 +54,10 @@ fn sample_run_exits_3_with_a_summary() {
 #[test]
 fn healthy_logs_exit_0() {
     let dir = tempfile::tempdir().unwrap();
-    let mut t = task("0a000000-0000-4000-8000-000000000001", "0b000000-0000-4000-8000-000000000001");
+    let mut t = task(
+        "0a000000-0000-4000-8000-000000000001",
+        "0b000000-0000-4000-8000-000000000001",
+    );
     t["for"]["identifier"]["value"] = serde_json::json!(BSN);
     let story = Story::new().healthy("0a000000-0000-4000-8000-000000000001", &t);
     let (s, r) = story.write(dir.path());
@@ -57,7 +71,12 @@ fn healthy_logs_exit_0() {
         .args(["--as-of", AS_OF])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
 }
 
 #[test]
@@ -103,7 +122,10 @@ fn a_run_that_cannot_be_done_exits_1_with_one_line() {
         assert!(stderr.starts_with("pullrecon: "), "{stderr}");
     }
     // The key variable is named but not set.
-    let o = reconcile_cmd(&dir.path().join("o2"), &["--bsn-key-env", "PULLRECON_TEST_UNSET_KEY"]);
+    let o = reconcile_cmd(
+        &dir.path().join("o2"),
+        &["--bsn-key-env", "PULLRECON_TEST_UNSET_KEY"],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("PULLRECON_TEST_UNSET_KEY"));
 }
@@ -114,7 +136,13 @@ fn same_input_and_as_of_give_identical_findings() {
     let b = tempfile::tempdir().unwrap();
     assert_eq!(reconcile_cmd(a.path(), &[]).status.code(), Some(3));
     assert_eq!(reconcile_cmd(b.path(), &[]).status.code(), Some(3));
-    for table in ["findings", "notifications", "requests", "bsn_audit", "rejects"] {
+    for table in [
+        "findings",
+        "notifications",
+        "requests",
+        "bsn_audit",
+        "rejects",
+    ] {
         let read = |d: &Path| {
             let batches = read_batches(&parquet_files(&d.join(table))[0]);
             let mut rows = Vec::new();
@@ -153,17 +181,23 @@ fn arrow_cast_display(a: &dyn arrow_array::Array, i: usize) -> String {
 fn secrets_in_sample() -> Vec<String> {
     let mut found = std::collections::BTreeSet::new();
     let mut texts = Vec::new();
-    for f in ["sample-data/sent/notified-pull-2026-11-19.ndjson", "sample-data/received/pulls-2026-11-19.ndjson"] {
+    for f in [
+        "sample-data/sent/notified-pull-2026-11-19.ndjson",
+        "sample-data/received/pulls-2026-11-19.ndjson",
+    ] {
         texts.push(std::fs::read_to_string(repo().join(f)).unwrap());
     }
-    let gz = std::fs::File::open(repo().join("sample-data/received/notified-pull-2026-11-19.ndjson.gz")).unwrap();
+    let gz =
+        std::fs::File::open(repo().join("sample-data/received/notified-pull-2026-11-19.ndjson.gz"))
+            .unwrap();
     let mut s = String::new();
     std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(gz), &mut s).unwrap();
     texts.push(s);
     fn walk(v: &serde_json::Value, found: &mut std::collections::BTreeSet<String>) {
         match v {
             serde_json::Value::Object(m) => {
-                if m.get("system").and_then(|s| s.as_str()) == Some("http://fhir.nl/fhir/NamingSystem/bsn")
+                if m.get("system").and_then(|s| s.as_str())
+                    == Some("http://fhir.nl/fhir/NamingSystem/bsn")
                     && let Some(b) = m.get("value").and_then(|b| b.as_str())
                 {
                     found.insert(b.to_owned());
@@ -196,13 +230,28 @@ fn secrets_in_sample() -> Vec<String> {
 #[test]
 fn no_bsn_or_authorization_base_in_any_output() {
     let secrets = secrets_in_sample();
-    assert!(secrets.len() >= 8, "the sample holds BSNs and authorization-bases: {}", secrets.len());
-    assert!(secrets.iter().any(|s| s == "123456789"), "the invalid BSN is among them");
+    assert!(
+        secrets.len() >= 8,
+        "the sample holds BSNs and authorization-bases: {}",
+        secrets.len()
+    );
+    assert!(
+        secrets.iter().any(|s| s == "123456789"),
+        "the invalid BSN is among them"
+    );
     let dir = tempfile::tempdir().unwrap();
     let o = bin()
         .current_dir(repo())
         .env("PULLRECON_TEST_KEY", "k3y")
-        .args(["--log-level", "trace", "reconcile", "--sent", "sample-data/sent", "--received", "sample-data/received"])
+        .args([
+            "--log-level",
+            "trace",
+            "reconcile",
+            "--sent",
+            "sample-data/sent",
+            "--received",
+            "sample-data/received",
+        ])
         .arg("--out")
         .arg(dir.path())
         .args(["--as-of", AS_OF, "--bsn-key-env", "PULLRECON_TEST_KEY"])
@@ -210,19 +259,36 @@ fn no_bsn_or_authorization_base_in_any_output() {
         .unwrap();
     assert_eq!(o.status.code(), Some(3));
     let mut haystacks = vec![
-        ("stdout".to_owned(), String::from_utf8_lossy(&o.stdout).into_owned()),
-        ("stderr".to_owned(), String::from_utf8_lossy(&o.stderr).into_owned()),
+        (
+            "stdout".to_owned(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        ),
+        (
+            "stderr".to_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        ),
     ];
     let files = parquet_files(dir.path());
     assert_eq!(files.len(), pullrecon::tables::TABLES.len());
     for f in &files {
         // Raw bytes (statistics, metadata) and every decoded string value.
-        haystacks.push((f.display().to_string(), String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned()));
+        haystacks.push((
+            f.display().to_string(),
+            String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned(),
+        ));
         for b in read_batches(f) {
             let schema = b.schema();
             for field in schema.fields() {
-                if matches!(field.data_type(), arrow_schema::DataType::Utf8 | arrow_schema::DataType::LargeUtf8 | arrow_schema::DataType::Utf8View) {
-                    let vals: Vec<String> = column_strings(&b, field.name()).into_iter().flatten().collect();
+                if matches!(
+                    field.data_type(),
+                    arrow_schema::DataType::Utf8
+                        | arrow_schema::DataType::LargeUtf8
+                        | arrow_schema::DataType::Utf8View
+                ) {
+                    let vals: Vec<String> = column_strings(&b, field.name())
+                        .into_iter()
+                        .flatten()
+                        .collect();
                     haystacks.push((format!("{}:{}", f.display(), field.name()), vals.join("\n")));
                 }
             }
@@ -230,7 +296,10 @@ fn no_bsn_or_authorization_base_in_any_output() {
     }
     for (place, text) in &haystacks {
         for s in &secrets {
-            assert!(!text.contains(s.as_str()), "a secret from the input appears in {place}");
+            assert!(
+                !text.contains(s.as_str()),
+                "a secret from the input appears in {place}"
+            );
         }
     }
 }
@@ -245,7 +314,12 @@ fn duckdb_reads_findings_as_one_hive_partitioned_table() {
     let dir = tempfile::tempdir().unwrap();
     // Two dates: the sample as of two different days.
     assert_eq!(reconcile_cmd(dir.path(), &[]).status.code(), Some(3));
-    assert_eq!(reconcile_at(dir.path(), "2026-11-21T05:00:00Z", &[]).status.code(), Some(3));
+    assert_eq!(
+        reconcile_at(dir.path(), "2026-11-21T05:00:00Z", &[])
+            .status
+            .code(),
+        Some(3)
+    );
     let script = r#"
 import sys, duckdb
 out = sys.argv[1]
@@ -259,7 +333,12 @@ for r in rows: print(*r, sep='\t')
         .args(["-c", script])
         .arg(dir.path())
         .output()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e} (run scripts/test, which installs DuckDB)", python()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start {}: {e} (run scripts/test, which installs DuckDB)",
+                python()
+            )
+        });
     assert!(
         o.status.success(),
         "DuckDB failed (is it installed? scripts/test installs it): {}",
@@ -268,6 +347,9 @@ for r in rows: print(*r, sep='\t')
     let stdout = String::from_utf8(o.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{stdout}");
-    assert!(lines[0].starts_with("2026-11-20\t37\t1\terror\tTrue"), "{stdout}");
+    assert!(
+        lines[0].starts_with("2026-11-20\t37\t1\terror\tTrue"),
+        "{stdout}"
+    );
     assert!(lines[1].starts_with("2026-11-21\t"), "{stdout}");
 }

@@ -34,11 +34,13 @@ pub fn example(file: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
-pub const NUTS_NOTIFICATION: &str = "nuts-knooppunt__mock-components_demo-ehr_notification-task.json";
+pub const NUTS_NOTIFICATION: &str =
+    "nuts-knooppunt__mock-components_demo-ehr_notification-task.json";
 pub const NUTS_WORKFLOW: &str = "nuts-knooppunt__mock-components_demo-ehr_workflow-task.json";
 pub const BGZ_NOTIFICATION: &str =
     "nuts-use-case-profile-bgz-referral__README_appendix-notification-task.json";
-pub const BGZ_WORKFLOW: &str = "nuts-use-case-profile-bgz-referral__README_appendix-workflow-task.json";
+pub const BGZ_WORKFLOW: &str =
+    "nuts-use-case-profile-bgz-referral__README_appendix-workflow-task.json";
 pub const TANP_NEW: &str = "tanp-draft-fsh__NewTask.converted.json";
 pub const TANP_CANCEL: &str = "tanp-draft-fsh__CancelTask.converted.json";
 
@@ -47,12 +49,14 @@ pub const TANP_CANCEL: &str = "tanp-draft-fsh__CancelTask.converted.json";
 pub fn task(id: &str, group: &str) -> Value {
     let mut t = example(NUTS_NOTIFICATION);
     t["identifier"] = json!([{"system": "urn:ietf:rfc:3986", "value": format!("urn:uuid:{id}")}]);
-    t["groupIdentifier"] = json!({"system": "urn:ietf:rfc:3986", "value": format!("urn:uuid:{group}")});
+    t["groupIdentifier"] =
+        json!({"system": "urn:ietf:rfc:3986", "value": format!("urn:uuid:{group}")});
     t["authoredOn"] = json!("2026-11-19T08:00:00+01:00");
     t["restriction"]["period"]["end"] = json!("2026-12-03T08:00:00+01:00");
     t["requester"]["onBehalfOf"]["identifier"] =
         json!({"system": "http://fhir.nl/fhir/NamingSystem/ura", "value": "11112222"});
-    t["owner"]["identifier"] = json!({"system": "http://fhir.nl/fhir/NamingSystem/ura", "value": "99990000"});
+    t["owner"]["identifier"] =
+        json!({"system": "http://fhir.nl/fhir/NamingSystem/ura", "value": "99990000"});
     t["input"] = json!([
         {"type": {"coding": [{"system": "http://fhir.nl/fhir/NamingSystem/TaskParameter", "code": "authorization-base"}]},
          "valueString": AUTH_BASE},
@@ -123,7 +127,13 @@ impl Story {
         self.sent(notify("2026-11-19T09:00:00Z", Some(201), task))
             .received(notify("2026-11-19T09:00:01Z", Some(201), task))
             .received(pull("2026-11-19T09:01:00Z", "read", Some(200), id, READ))
-            .received(pull("2026-11-19T09:01:01Z", "search", Some(200), id, SEARCH))
+            .received(pull(
+                "2026-11-19T09:01:01Z",
+                "search",
+                Some(200),
+                id,
+                SEARCH,
+            ))
     }
 
     /// Writes the logs as NDJSON into `dir/sent.ndjson` and `dir/received.ndjson`.
@@ -174,7 +184,11 @@ pub fn of(outcome: &Outcome, category: &str) -> Vec<(Option<String>, Option<Stri
 }
 
 pub fn find<'a>(outcome: &'a Outcome, category: &str) -> Vec<&'a Finding> {
-    outcome.findings.iter().filter(|f| f.category == category).collect()
+    outcome
+        .findings
+        .iter()
+        .filter(|f| f.category == category)
+        .collect()
 }
 
 /// The pullrecon binary built for these tests.

@@ -9,3 +9,5 @@ mod rejects;
 mod sample;
 mod tables;
 mod tasks;
+
+mod categories;

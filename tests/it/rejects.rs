@@ -51,7 +51,10 @@ fn one_test_per_reject_reason() {
         ("line too long", big.into_bytes(), "line-too-long"),
     ];
     for (name, line, code) in cases {
-        let outcome = run_with("sent.ndjson", ndjson(&[GOOD.as_bytes(), &line, GOOD.as_bytes()]));
+        let outcome = run_with(
+            "sent.ndjson",
+            ndjson(&[GOOD.as_bytes(), &line, GOOD.as_bytes()]),
+        );
         assert_eq!(
             outcome.rejects_by_reason.get(code).copied(),
             Some(1),
@@ -62,7 +65,10 @@ fn one_test_per_reject_reason() {
         // The good line is used once (its twin is a duplicate); the run went on.
         assert_eq!(outcome.run.events_used, 1, "{name}");
         assert_eq!(outcome.run.duplicates, 1, "{name}");
-        assert_eq!(outcome.run.events_read, 3, "{name}: every record accounted for");
+        assert_eq!(
+            outcome.run.events_read, 3,
+            "{name}: every record accounted for"
+        );
     }
 }
 
@@ -78,8 +84,14 @@ fn truncated_gzip_keeps_what_was_read() {
     }
     let cut = full[..full.len() * 2 / 3].to_vec();
     let outcome = run_with("sent.ndjson.gz", |p| std::fs::write(p, &cut).unwrap());
-    assert_eq!(outcome.rejects_by_reason.get("unreadable").copied(), Some(1));
-    assert!(outcome.run.events_used > 100, "the lines before the cut are kept");
+    assert_eq!(
+        outcome.rejects_by_reason.get("unreadable").copied(),
+        Some(1)
+    );
+    assert!(
+        outcome.run.events_used > 100,
+        "the lines before the cut are kept"
+    );
     assert!(outcome.run.events_used < 2000);
 }
 
@@ -96,17 +108,36 @@ fn csv_rows_are_rejected_one_by_one() {
         )
         .unwrap()
     });
-    assert_eq!(outcome.run.events_used, 2, "BOM and CRLF are fine; m-1 and m-4 (null status)");
-    assert_eq!(outcome.rejects_by_reason.get("timestamp-without-offset").copied(), Some(1));
-    assert_eq!(outcome.rejects_by_reason.get("bad-status").copied(), Some(1));
+    assert_eq!(
+        outcome.run.events_used, 2,
+        "BOM and CRLF are fine; m-1 and m-4 (null status)"
+    );
+    assert_eq!(
+        outcome
+            .rejects_by_reason
+            .get("timestamp-without-offset")
+            .copied(),
+        Some(1)
+    );
+    assert_eq!(
+        outcome.rejects_by_reason.get("bad-status").copied(),
+        Some(1)
+    );
 }
 
 #[test]
 fn csv_missing_a_required_column() {
     let outcome = run_with("sent.csv", |p| {
-        std::fs::write(p, "interaction,status,message\npush,202,m-1\npush,202,m-2\n").unwrap()
+        std::fs::write(
+            p,
+            "interaction,status,message\npush,202,m-1\npush,202,m-2\n",
+        )
+        .unwrap()
     });
-    assert_eq!(outcome.rejects_by_reason.get("missing-field").copied(), Some(2));
+    assert_eq!(
+        outcome.rejects_by_reason.get("missing-field").copied(),
+        Some(2)
+    );
     assert_eq!(outcome.run.events_used, 0);
 }
 
@@ -115,16 +146,24 @@ fn parquet_input_with_text_and_typed_columns() {
     use polars::prelude::*;
     let outcome = run_with("sent.parquet", |p| {
         let mut df = DataFrame::new_infer_height(vec![
-            Column::new("ts".into(), ["2026-11-19T10:00:00Z", "2026-11-19T10:01:00Z", "later"]),
+            Column::new(
+                "ts".into(),
+                ["2026-11-19T10:00:00Z", "2026-11-19T10:01:00Z", "later"],
+            ),
             Column::new("interaction".into(), ["push", "push", "push"]),
             Column::new("status".into(), [Some(202i64), None, Some(202)]),
             Column::new("message".into(), ["m-1", "m-2", "m-3"]),
         ])
         .unwrap();
-        ParquetWriter::new(std::fs::File::create(p).unwrap()).finish(&mut df).unwrap();
+        ParquetWriter::new(std::fs::File::create(p).unwrap())
+            .finish(&mut df)
+            .unwrap();
     });
     assert_eq!(outcome.run.events_used, 2);
-    assert_eq!(outcome.rejects_by_reason.get("bad-timestamp").copied(), Some(1));
+    assert_eq!(
+        outcome.rejects_by_reason.get("bad-timestamp").copied(),
+        Some(1)
+    );
 }
 
 #[test]
@@ -139,15 +178,25 @@ fn parquet_with_a_column_of_the_wrong_shape() {
             msg.into_column(),
         ])
         .unwrap();
-        ParquetWriter::new(std::fs::File::create(p).unwrap()).finish(&mut df).unwrap();
+        ParquetWriter::new(std::fs::File::create(p).unwrap())
+            .finish(&mut df)
+            .unwrap();
     });
-    assert_eq!(outcome.rejects_by_reason.get("bad-field-type").copied(), Some(1));
+    assert_eq!(
+        outcome.rejects_by_reason.get("bad-field-type").copied(),
+        Some(1)
+    );
 }
 
 #[test]
 fn a_file_that_is_not_parquet() {
-    let outcome = run_with("sent.parquet", |p| std::fs::write(p, "not parquet at all").unwrap());
-    assert_eq!(outcome.rejects_by_reason.get("unreadable").copied(), Some(1));
+    let outcome = run_with("sent.parquet", |p| {
+        std::fs::write(p, "not parquet at all").unwrap()
+    });
+    assert_eq!(
+        outcome.rejects_by_reason.get("unreadable").copied(),
+        Some(1)
+    );
 }
 
 #[test]

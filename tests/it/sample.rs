@@ -6,7 +6,14 @@ use pullrecon::reconcile::reconcile;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
-type Row = (String, String, Option<String>, Option<String>, Option<String>, bool);
+type Row = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    bool,
+);
 
 pub fn sample_options(out: &std::path::Path) -> pullrecon::reconcile::Options {
     let mut o = options(
@@ -54,7 +61,10 @@ fn sample_findings_equal_the_expected_list() {
         .collect();
     let missing: Vec<_> = want.difference(&got).collect();
     let extra: Vec<_> = got.difference(&want).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "missing {missing:#?}\nextra {extra:#?}");
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:#?}\nextra {extra:#?}"
+    );
     assert_eq!(outcome.findings.len(), expected.len(), "no finding twice");
 }
 
@@ -63,7 +73,10 @@ fn sample_covers_every_category() {
     let dir = tempfile::tempdir().unwrap();
     let outcome = reconcile(&sample_options(dir.path())).unwrap();
     for (category, _) in pullrecon::checks::categories() {
-        assert!(outcome.count(category) > 0, "{category} does not occur in sample-data");
+        assert!(
+            outcome.count(category) > 0,
+            "{category} does not occur in sample-data"
+        );
     }
     assert_eq!(outcome.exit_code(), 3);
     // One line is repeated byte for byte, one event is after as-of, one before the lookback.
@@ -72,7 +85,15 @@ fn sample_covers_every_category() {
     assert_eq!(outcome.run.before_lookback, 1);
     // Three bad lines at the end of the pulls log, set aside with their reasons.
     assert_eq!(outcome.run.rejects, 3);
-    for code in ["timestamp-without-offset", "invalid-json", "unknown-interaction"] {
-        assert_eq!(outcome.rejects_by_reason.get(code).copied(), Some(1), "{code}");
+    for code in [
+        "timestamp-without-offset",
+        "invalid-json",
+        "unknown-interaction",
+    ] {
+        assert_eq!(
+            outcome.rejects_by_reason.get(code).copied(),
+            Some(1),
+            "{code}"
+        );
     }
 }

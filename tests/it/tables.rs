@@ -10,7 +10,9 @@ use pullrecon::reconcile::reconcile;
 
 /// A string column of a batch, whatever Arrow string layout the reader chose.
 pub fn column_strings(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
-    let c = b.column_by_name(name).unwrap_or_else(|| panic!("no column {name}"));
+    let c = b
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"));
     let n = c.len();
     let get = |i: usize| -> Option<String> {
         if c.is_null(i) {
@@ -28,12 +30,16 @@ pub fn column_strings(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
 
 pub fn column_i64(b: &RecordBatch, name: &str) -> Vec<Option<i64>> {
     let c = b.column_by_name(name).unwrap().as_primitive::<Int64Type>();
-    (0..c.len()).map(|i| (!c.is_null(i)).then(|| c.value(i))).collect()
+    (0..c.len())
+        .map(|i| (!c.is_null(i)).then(|| c.value(i)))
+        .collect()
 }
 
 pub fn column_bool(b: &RecordBatch, name: &str) -> Vec<Option<bool>> {
     let c = b.column_by_name(name).unwrap().as_boolean();
-    (0..c.len()).map(|i| (!c.is_null(i)).then(|| c.value(i))).collect()
+    (0..c.len())
+        .map(|i| (!c.is_null(i)).then(|| c.value(i)))
+        .collect()
 }
 
 fn is_string(t: &arrow_schema::DataType) -> bool {
@@ -52,12 +58,20 @@ fn every_table_is_one_hive_partition_per_date() {
     for table in pullrecon::tables::TABLES {
         let files = parquet_files(&dir.path().join(table));
         assert_eq!(files.len(), 1, "{table}: {files:?}");
-        let rel = files[0].strip_prefix(dir.path()).unwrap().display().to_string();
+        let rel = files[0]
+            .strip_prefix(dir.path())
+            .unwrap()
+            .display()
+            .to_string();
         assert_eq!(rel, format!("{table}/date=2026-11-20/part-0-of-1.parquet"));
         let batches = read_batches(&files[0]);
         for b in &batches {
             let ids = column_strings(b, "run_id");
-            assert!(ids.iter().all(|i| i.as_deref() == Some(outcome.run.run_id.as_str())), "{table}");
+            assert!(
+                ids.iter()
+                    .all(|i| i.as_deref() == Some(outcome.run.run_id.as_str())),
+                "{table}"
+            );
         }
     }
 }
@@ -70,11 +84,25 @@ fn findings_columns_types_and_rows() {
     let batches = read_batches(file);
     let b = arrow_select::concat::concat_batches(&batches[0].schema(), &batches).unwrap();
     let schema = b.schema();
-    for name in ["run_id", "category", "severity", "notification", "message", "group", "sender", "receiver", "request", "detail"] {
+    for name in [
+        "run_id",
+        "category",
+        "severity",
+        "notification",
+        "message",
+        "group",
+        "sender",
+        "receiver",
+        "request",
+        "detail",
+    ] {
         let f = schema.field_with_name(name).unwrap();
         assert!(is_string(f.data_type()), "{name}: {:?}", f.data_type());
     }
-    assert_eq!(schema.field_with_name("replayable").unwrap().data_type(), &arrow_schema::DataType::Boolean);
+    assert_eq!(
+        schema.field_with_name("replayable").unwrap().data_type(),
+        &arrow_schema::DataType::Boolean
+    );
     match schema.field_with_name("as_of").unwrap().data_type() {
         arrow_schema::DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, Some(tz)) => {
             assert_eq!(tz.as_ref(), "UTC")
@@ -82,10 +110,17 @@ fn findings_columns_types_and_rows() {
         other => panic!("as_of is {other:?}"),
     }
     assert_eq!(b.num_rows(), outcome.findings.len());
-    let as_of = b.column_by_name("as_of").unwrap().as_primitive::<TimestampMicrosecondType>();
+    let as_of = b
+        .column_by_name("as_of")
+        .unwrap()
+        .as_primitive::<TimestampMicrosecondType>();
     assert!(as_of.iter().all(|v| v == Some(outcome.run.as_of)));
     let categories = column_strings(&b, "category");
-    let want: Vec<Option<String>> = outcome.findings.iter().map(|f| Some(f.category.to_owned())).collect();
+    let want: Vec<Option<String>> = outcome
+        .findings
+        .iter()
+        .map(|f| Some(f.category.to_owned()))
+        .collect();
     assert_eq!(categories, want);
     let replayable = column_bool(&b, "replayable");
     assert_eq!(
@@ -93,7 +128,10 @@ fn findings_columns_types_and_rows() {
         outcome.findings.iter().filter(|f| f.replayable).count()
     );
     // Push findings have a message and no notification; Notified Pull ones the reverse.
-    for (n, m) in column_strings(&b, "notification").iter().zip(column_strings(&b, "message")) {
+    for (n, m) in column_strings(&b, "notification")
+        .iter()
+        .zip(column_strings(&b, "message"))
+    {
         assert!(n.is_some() != m.is_some() || (n.is_none() && m.is_none()));
     }
 }
@@ -104,20 +142,33 @@ fn runs_row_accounts_for_every_input_file() {
     let outcome = sample_run(dir.path());
     let b = &read_batches(&parquet_files(&dir.path().join("runs"))[0])[0];
     assert_eq!(b.num_rows(), 1);
-    assert_eq!(column_strings(b, "version")[0].as_deref(), Some(env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        column_strings(b, "version")[0].as_deref(),
+        Some(env!("CARGO_PKG_VERSION"))
+    );
     assert_eq!(column_i64(b, "input_files")[0], Some(5));
     assert_eq!(column_i64(b, "exit_code")[0], Some(3));
-    assert_eq!(column_i64(b, "events_used")[0], Some(outcome.run.events_used as i64));
+    assert_eq!(
+        column_i64(b, "events_used")[0],
+        Some(outcome.run.events_used as i64)
+    );
     let inputs: serde_json::Value =
         serde_json::from_str(column_strings(b, "inputs")[0].as_deref().unwrap()).unwrap();
     let inputs = inputs.as_array().unwrap();
     assert_eq!(inputs.len(), 5);
     for i in inputs {
         let path = repo().join(i["path"].as_str().unwrap());
-        let path = if path.exists() { path } else { i["path"].as_str().unwrap().into() };
+        let path = if path.exists() {
+            path
+        } else {
+            i["path"].as_str().unwrap().into()
+        };
         let bytes = std::fs::read(&path).unwrap();
         use sha2::Digest;
-        assert_eq!(i["sha256"].as_str().unwrap(), hex::encode(sha2::Sha256::digest(&bytes)));
+        assert_eq!(
+            i["sha256"].as_str().unwrap(),
+            hex::encode(sha2::Sha256::digest(&bytes))
+        );
         assert!(i["rows"].as_u64().unwrap() > 0);
     }
     let params: serde_json::Value =
@@ -130,8 +181,15 @@ fn runs_row_accounts_for_every_input_file() {
         Default::default(),
     )
     .unwrap();
-    let kv = meta.metadata().file_metadata().key_value_metadata().unwrap();
-    assert!(kv.iter().any(|k| k.key == "pullrecon.run_id" && k.value.as_deref() == Some(outcome.run.run_id.as_str())));
+    let kv = meta
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .unwrap();
+    assert!(
+        kv.iter().any(|k| k.key == "pullrecon.run_id"
+            && k.value.as_deref() == Some(outcome.run.run_id.as_str()))
+    );
 }
 
 #[test]
@@ -145,7 +203,12 @@ fn notifications_requests_and_bsn_audit_rows() {
     assert!(current.iter().filter(|c| **c == Some(true)).count() >= groups.len() - 1);
     let r = read_batches(&parquet_files(&dir.path().join("requests"))[0]);
     let rows: usize = r.iter().map(|b| b.num_rows()).sum();
-    let expected: usize = outcome.model.notifications.iter().map(|n| n.expected.len()).sum();
+    let expected: usize = outcome
+        .model
+        .notifications
+        .iter()
+        .map(|n| n.expected.len())
+        .sum();
     assert!(rows >= expected);
     let b = &read_batches(&parquet_files(&dir.path().join("bsn_audit"))[0])[0];
     assert_eq!(b.num_rows(), outcome.model.notifications.len());
@@ -158,7 +221,10 @@ fn notifications_requests_and_bsn_audit_rows() {
             assert!(p.len() == 64 && p.chars().all(|c| c.is_ascii_hexdigit()));
         }
     }
-    let mismatches = column_bool(b, "mismatch").iter().filter(|m| **m == Some(true)).count();
+    let mismatches = column_bool(b, "mismatch")
+        .iter()
+        .filter(|m| **m == Some(true))
+        .count();
     assert_eq!(mismatches, outcome.count("bsn-mismatch"));
 }
 
@@ -169,10 +235,15 @@ fn without_a_key_pseudonyms_are_empty() {
     o.pseudonymiser = pullrecon::bsn::Pseudonymiser::none();
     reconcile(&o).unwrap();
     let b = &read_batches(&parquet_files(&dir.path().join("bsn_audit"))[0])[0];
-    for col in ["pseudonym_task", "pseudonym_workflow_task", "pseudonym_assertion", "patient"] {
+    for col in [
+        "pseudonym_task",
+        "pseudonym_workflow_task",
+        "pseudonym_assertion",
+        "patient",
+    ] {
         assert!(column_strings(b, col).iter().all(Option::is_none), "{col}");
     }
-    assert!(column_bool(b, "route_task").iter().any(|r| *r == Some(true)));
+    assert!(column_bool(b, "route_task").contains(&Some(true)));
 }
 
 #[test]
@@ -180,8 +251,15 @@ fn a_rerun_replaces_the_date_and_leaves_no_temporary_files() {
     let dir = tempfile::tempdir().unwrap();
     let first = sample_run(dir.path());
     // A stale file of another shard layout is replaced too.
-    let stale = dir.path().join("findings/date=2026-11-20/part-1-of-2.parquet");
-    std::fs::copy(dir.path().join("findings/date=2026-11-20/part-0-of-1.parquet"), &stale).unwrap();
+    let stale = dir
+        .path()
+        .join("findings/date=2026-11-20/part-1-of-2.parquet");
+    std::fs::copy(
+        dir.path()
+            .join("findings/date=2026-11-20/part-0-of-1.parquet"),
+        &stale,
+    )
+    .unwrap();
     let second = sample_run(dir.path());
     assert_ne!(first.run.run_id, second.run.run_id);
     for table in pullrecon::tables::TABLES {
@@ -189,7 +267,10 @@ fn a_rerun_replaces_the_date_and_leaves_no_temporary_files() {
         assert_eq!(files.len(), 1, "{table}");
         for b in read_batches(&files[0]) {
             let ids = column_strings(&b, "run_id");
-            assert!(ids.iter().all(|i| i.as_deref() == Some(second.run.run_id.as_str())));
+            assert!(
+                ids.iter()
+                    .all(|i| i.as_deref() == Some(second.run.run_id.as_str()))
+            );
         }
     }
     let mut stack = vec![dir.path().to_path_buf()];
@@ -213,7 +294,10 @@ fn outputs_are_not_world_readable() {
     for f in parquet_files(dir.path()) {
         let mode = std::fs::metadata(&f).unwrap().permissions().mode();
         assert_eq!(mode & 0o007, 0, "{} is {mode:o}", f.display());
-        let parent = std::fs::metadata(f.parent().unwrap()).unwrap().permissions().mode();
+        let parent = std::fs::metadata(f.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(parent & 0o007, 0);
     }
 }

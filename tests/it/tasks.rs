@@ -35,7 +35,10 @@ fn identifier_as_object_and_code_system_typo() {
     // The authorization-base under a placeholder system is still recognised by its code.
     assert!(t.authorization_base.is_some());
     // No code at all: malformed, but readable.
-    assert!(t.malformations().contains(&"code is not 'pull-notification'"));
+    assert!(
+        t.malformations()
+            .contains(&"code is not 'pull-notification'")
+    );
     assert_eq!(
         t.sender_org.as_deref(),
         Some("https://www.w3.org/ns/did/v1|did:nuts of bgz-sender organization")
@@ -54,7 +57,11 @@ fn r4_shaped_draft_and_release_12_codes() {
         t.nonstandard_code_system(),
         Some("https://www.twiin.nl/tanp/CodeSystem/tanp-codes")
     );
-    let kinds: Vec<_> = t.requests.iter().map(|r| (r.kind.clone(), r.raw.as_str())).collect();
+    let kinds: Vec<_> = t
+        .requests
+        .iter()
+        .map(|r| (r.kind.clone(), r.raw.as_str()))
+        .collect();
     assert_eq!(
         kinds,
         vec![
@@ -82,7 +89,11 @@ fn workflow_tasks_carry_coded_searches() {
     assert!(nuts.requests.iter().any(|r| r.raw == "Condition"));
     assert!(nuts.workflow_active());
     let bgz = parsed(BGZ_WORKFLOW);
-    assert!(bgz.requests.iter().any(|r| r.code.as_deref() == Some("79191-3")));
+    assert!(
+        bgz.requests
+            .iter()
+            .any(|r| r.code.as_deref() == Some("79191-3"))
+    );
 }
 
 #[test]
@@ -90,7 +101,10 @@ fn templates_with_placeholders() {
     let n = parsed("jorritspee_Application-on-Nuts-Notified-Pull__Notification-Task-Template.json");
     assert_eq!(n.get_workflow_task, Some(true));
     // Read, in canonical (percent-encoded) form, as any other reference.
-    assert_eq!(n.based_on.as_deref(), Some("%3C%3CWorkflow%20Task%20ID%3E%3E"));
+    assert_eq!(
+        n.based_on.as_deref(),
+        Some("%3C%3CWorkflow%20Task%20ID%3E%3E")
+    );
     assert!(n.expires.is_none() && n.expires_unreadable);
     let w = parsed("jorritspee_Application-on-Nuts-Notified-Pull__Workflow-Task-Template.json");
     // `<<Search URL>>` is not a request.
