@@ -31,6 +31,8 @@ pub struct Options {
     pub command: String,
     /// A run id given by the caller (`run` uses one id for all its steps); else a new one.
     pub run_id: Option<String>,
+    /// `Some((i, n))`: only the groups whose hash falls in shard `i` of `n` (see `--shard`).
+    pub shard: Option<(u32, u32)>,
 }
 
 /// What a reconcile produced.

@@ -146,8 +146,14 @@ pub fn discover(patterns: &[String]) -> Result<Vec<PathBuf>> {
         found.sort();
         out.extend(found);
     }
+    // Absolute paths, so that `runs` names the files wherever the run was started from, and
+    // a file named twice is read once.
     let mut seen = HashSet::new();
-    out.retain(|p| seen.insert(p.canonicalize().unwrap_or_else(|_| p.clone())));
+    let out: Vec<PathBuf> = out
+        .into_iter()
+        .map(|p| p.canonicalize().unwrap_or(p))
+        .filter(|p| seen.insert(p.clone()))
+        .collect();
     Ok(out)
 }
 

@@ -851,8 +851,9 @@ fn notification_unknown_to_sender() {
             vec![n("n2")],
         ),
         (
-            // SEMANTICS [model]: "The sent log covers an organisation when it holds at least one
-            // notify … from that organisation" — a notify whose Task lacks an identifier is one.
+            // BUG: SEMANTICS [model] "The sent log *covers* an organisation when it holds at least
+            // one notify … from that organisation": a notify whose Task lacks an identifier is one
+            // (model.rs `add_notify` returns before recording the sender as covered).
             "covered by a sent notify whose Task has no identifier",
             Story::new()
                 .sent(notify(SEND, Some(201), &without(t("n1"), "identifier")))
@@ -1110,6 +1111,17 @@ fn workflow_task_reference_missing() {
             delivered(&inputs(
                 t("n1"),
                 vec![input_bool("get-workflow-task", false)],
+            )),
+            vec![],
+        ),
+        (
+            // BUG: SEMANTICS [model] "Task inputs are classified by value type first: … `valueBoolean`
+            // with code `get-workflow-task` → the Workflow Task flag; … Anything else … is ignored":
+            // a valueString "true" is no flag, so nothing asks for a Workflow Task here.
+            "get-workflow-task as valueString \"true\" (not valueBoolean) is no flag",
+            delivered(&inputs(
+                t("n1"),
+                vec![input_str("get-workflow-task", "true")],
             )),
             vec![],
         ),
