@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod job;
 pub mod model;
 pub mod reconcile;
+pub mod replay;
 pub mod secret;
 pub mod tables;
 pub mod time;
