@@ -302,6 +302,12 @@ pub fn build(mut events: Vec<Event>, params: &Params) -> Model {
 fn add_notify(m: &mut Model, e: Event) {
     let attempt = Attempt::of(&e);
     let Some(task) = e.task else { return };
+    if e.side == Side::Sent
+        && let Some(org) = &task.sender_org
+        && !m.covered.contains(org)
+    {
+        m.covered.insert(org.clone());
+    }
     let Some(id) = task.identifier.clone() else {
         m.unkeyed.push(Unkeyed {
             origin: e.origin,
@@ -310,12 +316,6 @@ fn add_notify(m: &mut Model, e: Event) {
         });
         return;
     };
-    if e.side == Side::Sent
-        && let Some(org) = &task.sender_org
-        && !m.covered.contains(org)
-    {
-        m.covered.insert(org.clone());
-    }
     let i = *m.index.entry(id.clone()).or_insert_with(|| {
         m.notifications.push(Notification {
             id,

