@@ -4,6 +4,7 @@
 
 mod common;
 
+mod bad_input;
 mod cmd_reconcile;
 mod rejects;
 mod sample;
