@@ -1,14 +1,18 @@
 //! Job files (`jobs/*.toml`): one file says what a nightly job is: its inputs (globs with the run
 //! date filled in), output folder, time zone, windows, senders (organisation → FHIR base, token
-//! source), replay limits, exit thresholds, the BSN key source, report and metrics paths.
-//! Secrets are never in the file: only the names of environment variables or files holding them.
-//! An unknown key or a bad value is an error naming the file, the line and the key.
+//! source), replay limits, exit thresholds, the BSN key source, report and metrics paths, and the
+//! as-of policy of `run`. Secrets are never in the file: only the names of environment variables
+//! or files holding them. An unknown key or a bad value is an error naming the file, the line and
+//! the key (`jobs/x.toml:11:1: windows.grase: unknown field …`). Also owns the threshold rules
+//! (dbt-style `warn_if`/`error_if` per category) that turn a run's counts into its exit status.
 
+use crate::checks::Severity;
 use crate::time::parse_duration;
 use anyhow::{Context, Result, anyhow};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use toml::de::{DeTable, DeValue};
 
 /// A duration written as text in a job file (`15m`, `36h`, `14d`), in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,6 +174,8 @@ impl Default for Windows {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReplayLimits {
+    /// Whether `run` and `backfill` replay at all (default true; the BSN audit job turns it off).
+    pub enabled: bool,
     /// Requests in flight at once, over all senders.
     pub concurrency: usize,
     /// Requests in flight at once per sender host.
@@ -197,6 +203,7 @@ pub struct ReplayLimits {
 impl Default for ReplayLimits {
     fn default() -> Self {
         ReplayLimits {
+            enabled: true,
             concurrency: 64,
             per_host: 8,
             max_attempts: 5,
@@ -214,11 +221,69 @@ impl Default for ReplayLimits {
 }
 
 /// dbt-style thresholds for one category: conditions on the count, such as `"> 0"` or `">= 10"`.
+/// A field left out comes from `[thresholds.default]`, else from the category's severity: an
+/// `error` category has `error_if = "> 0"` (the contract's exit status 3), a `warning` category
+/// `warn_if = "> 0"`, an `info` category neither. `severity = "warn"` means: never an error.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Threshold {
-    pub warn_if: Option<String>,
-    pub error_if: Option<String>,
+    pub severity: Option<ThresholdSeverity>,
+    pub warn_if: Option<Condition>,
+    pub error_if: Option<Condition>,
+}
+
+/// `error` (the default: `error_if` is checked) or `warn` (only `warn_if` is).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ThresholdSeverity {
+    Error,
+    Warn,
+}
+
+/// When `run` judges (`[reconcile] as_of`): `"now"` (the default), `"midnight"` (the local
+/// midnight that started today, so any re-run during the day gives the same findings) or a fixed
+/// RFC 3339 instant (the sample job). `run --as-of` wins over it; `backfill` ignores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AsOfPolicy {
+    #[default]
+    Now,
+    Midnight,
+    Fixed(i64),
+}
+
+impl<'de> Deserialize<'de> for AsOfPolicy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.trim() {
+            "now" => Ok(AsOfPolicy::Now),
+            "midnight" => Ok(AsOfPolicy::Midnight),
+            t => crate::time::parse_rfc3339(t).map(AsOfPolicy::Fixed).map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "'{s}': expected \"now\", \"midnight\" or an RFC 3339 instant such as 2026-11-20T05:00:00Z"
+                ))
+            }),
+        }
+    }
+}
+
+impl AsOfPolicy {
+    /// The as-of instant (UTC microseconds) for a run started at `now`.
+    pub fn resolve(self, now: i64, tz: chrono_tz::Tz) -> i64 {
+        match self {
+            AsOfPolicy::Now => now,
+            AsOfPolicy::Fixed(t) => t,
+            AsOfPolicy::Midnight => {
+                crate::days::local_midnight(crate::time::local_date(now, tz), tz).unwrap_or(now)
+            }
+        }
+    }
+}
+
+/// `[reconcile]`: how `run` picks its as-of.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReconcilePolicy {
+    pub as_of: AsOfPolicy,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
@@ -236,6 +301,11 @@ pub struct Job {
     pub name: String,
     #[serde(default = "d_tz")]
     pub time_zone: String,
+    /// The sample job: serve `sample-data/` as a loopback FHIR sender (an embedded default).
+    #[serde(default)]
+    pub embedded_sender: Option<PathBuf>,
+    #[serde(default)]
+    pub reconcile: ReconcilePolicy,
     pub inputs: Inputs,
     pub output: Output,
     #[serde(default)]
@@ -248,9 +318,6 @@ pub struct Job {
     pub thresholds: BTreeMap<String, Threshold>,
     #[serde(default)]
     pub pseudonymisation: Pseudonymisation,
-    /// The sample job: serve `sample-data/` as a loopback FHIR sender (an embedded default).
-    #[serde(default)]
-    pub embedded_sender: Option<PathBuf>,
 }
 
 fn d_tz() -> String {
@@ -267,53 +334,164 @@ impl Job {
 
     pub fn parse(text: &str, path: &Path) -> Result<Job> {
         let mut job: Job = toml::from_str(text).map_err(|e| {
-            let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
+            let at = e.span().map(|s| s.start).unwrap_or(0);
+            let (line, col) = line_col(text, at);
+            let key = key_path_at(text, at);
+            let key = if key.is_empty() {
+                String::new()
+            } else {
+                format!("{key}: ")
+            };
             anyhow!(
-                "{}:{line}:{col}: {}",
+                "{}:{line}:{col}: {key}{}",
                 path.display(),
-                e.message().trim_end()
+                e.message().trim_end().replace('\n', " ")
             )
         })?;
-        job.check()
-            .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        if let Err(BadValue { key, message }) = job.check() {
+            let (line, col) = span_of_key(text, &key)
+                .map(|o| line_col(text, o))
+                .unwrap_or((1, 1));
+            return Err(anyhow!(
+                "{}:{line}:{col}: {}: {message}",
+                path.display(),
+                key.join(".").replace(".[", "[")
+            ));
+        }
         let dir = path.parent().unwrap_or(Path::new("."));
         job.resolve_paths(dir);
         Ok(job)
     }
 
-    fn check(&self) -> Result<()> {
-        self.time_zone.parse::<chrono_tz::Tz>().map_err(|_| {
-            anyhow!(
-                "time_zone '{}' is not an IANA time zone name",
-                self.time_zone
-            )
-        })?;
-        for s in &self.senders {
+    /// Checks what serde cannot: the error names the key (as a path) and says what is wrong.
+    fn check(&self) -> Result<(), BadValue> {
+        let bad = |key: &[&str], message: String| BadValue {
+            key: key.iter().map(|k| (*k).to_owned()).collect(),
+            message,
+        };
+        if self.name.trim().is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(bad(
+                &["name"],
+                format!(
+                    "'{}': use letters, digits, '-', '_' or '.' (it names lock files and metric labels)",
+                    self.name
+                ),
+            ));
+        }
+        if self.time_zone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(bad(
+                &["time_zone"],
+                format!(
+                    "'{}' is not an IANA time zone name such as Europe/Amsterdam",
+                    self.time_zone
+                ),
+            ));
+        }
+        for (side, globs) in [("sent", &self.inputs.sent), ("received", &self.inputs.received)] {
+            if globs.is_empty() {
+                return Err(bad(&["inputs", side], "name at least one file, folder or glob".into()));
+            }
+        }
+        for (i, s) in self.senders.iter().enumerate() {
             if crate::fhir::request::origin(&s.base).is_none() {
-                return Err(anyhow!(
-                    "senders: base '{}' of {} is not an http(s) URL",
-                    s.base,
-                    s.organisation
+                let idx = format!("[{i}]");
+                return Err(bad(
+                    &["senders", &idx, "base"],
+                    format!("'{}' of {} is not an http(s) URL", s.base, s.organisation),
                 ));
             }
         }
-        if self.replay.concurrency == 0 || self.replay.per_host == 0 || self.replay.batch_size == 0
-        {
-            return Err(anyhow!(
-                "replay: concurrency, per_host and batch_size must be at least 1"
-            ));
+        for (key, v) in [
+            ("concurrency", self.replay.concurrency),
+            ("per_host", self.replay.per_host),
+            ("batch_size", self.replay.batch_size),
+        ] {
+            if v == 0 {
+                return Err(bad(&["replay", key], "must be at least 1".into()));
+            }
         }
-        for (cat, t) in &self.thresholds {
-            for cond in [&t.warn_if, &t.error_if].into_iter().flatten() {
-                Condition::parse(cond).map_err(|e| anyhow!("thresholds.{cat}: {e}"))?;
+        let known = crate::checks::categories();
+        for cat in self.thresholds.keys() {
+            if cat != "default" && !known.iter().any(|(c, _)| c == cat) {
+                return Err(bad(
+                    &["thresholds", cat],
+                    format!(
+                        "'{cat}' is not a finding category (nor 'default'); categories: {}",
+                        known.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", ")
+                    ),
+                ));
             }
         }
         if self.pseudonymisation.key_env.is_some() && self.pseudonymisation.key_file.is_some() {
-            return Err(anyhow!(
-                "pseudonymisation: name key_env or key_file, not both"
+            return Err(bad(
+                &["pseudonymisation", "key_file"],
+                "name key_env or key_file, not both".into(),
             ));
         }
         Ok(())
+    }
+
+    /// The input globs with the run date filled in (`{date}` = the local date of as-of).
+    pub fn inputs_for(&self, date: chrono::NaiveDate) -> (Vec<String>, Vec<String>) {
+        let sub = |v: &Vec<String>| v.iter().map(|g| substitute_date(g, date)).collect();
+        (sub(&self.inputs.sent), sub(&self.inputs.received))
+    }
+
+    /// The HTML report's path (default `<dir>/report.html`).
+    pub fn report_path(&self) -> PathBuf {
+        self.output
+            .report
+            .clone()
+            .unwrap_or_else(|| self.output.dir.join("report.html"))
+    }
+
+    /// The Prometheus textfile's path (default `<dir>/pullrecon.prom`).
+    pub fn metrics_path(&self) -> PathBuf {
+        self.output
+            .metrics
+            .clone()
+            .unwrap_or_else(|| self.output.dir.join("pullrecon.prom"))
+    }
+
+    /// Judges the counts per category against the thresholds (see [`Threshold`]).
+    pub fn judge(&self, counts: &BTreeMap<String, u64>) -> Verdict {
+        let default = self.thresholds.get("default");
+        let mut v = Verdict::default();
+        for (cat, sev) in crate::checks::categories() {
+            let n = counts.get(cat).copied().unwrap_or(0);
+            let own = self.thresholds.get(cat);
+            let pick = |f: fn(&Threshold) -> Option<Condition>| {
+                own.and_then(f).or_else(|| default.and_then(f))
+            };
+            let severity = own
+                .and_then(|t| t.severity)
+                .or_else(|| default.and_then(|t| t.severity))
+                .unwrap_or(ThresholdSeverity::Error);
+            let gt0 = Condition { op: ">", n: 0 };
+            let error_if = pick(|t| t.error_if).or((sev == Severity::Error).then_some(gt0));
+            let warn_if = pick(|t| t.warn_if).or((sev != Severity::Info).then_some(gt0));
+            if severity == ThresholdSeverity::Error
+                && let Some(c) = error_if.filter(|c| c.holds(n))
+            {
+                v.errors.push(Breach {
+                    category: cat,
+                    count: n,
+                    condition: c,
+                });
+            } else if let Some(c) = warn_if.filter(|c| c.holds(n)) {
+                v.warnings.push(Breach {
+                    category: cat,
+                    count: n,
+                    condition: c,
+                });
+            }
+        }
+        v
     }
 
     fn resolve_paths(&mut self, dir: &Path) {
@@ -369,6 +547,82 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// A value that parsed but is not allowed, with the key path it sits at.
+#[derive(Debug)]
+struct BadValue {
+    key: Vec<String>,
+    message: String,
+}
+
+/// The offset of a key (`["senders", "[1]", "base"]`) in the text, when it is written there.
+fn span_of_key(text: &str, key: &[String]) -> Option<usize> {
+    let root = DeTable::parse(text).ok()?;
+    let mut table = root.get_ref();
+    let mut found = None;
+    let mut iter = key.iter().peekable();
+    while let Some(k) = iter.next() {
+        let (kspan, value) = table.iter().find(|(name, _)| name.get_ref() == k.as_str())?;
+        found = Some(kspan.span().start);
+        let mut value = value.get_ref();
+        if let (DeValue::Array(a), Some(idx)) = (value, iter.peek()) {
+            let i: usize = idx.trim_matches(['[', ']']).parse().ok()?;
+            iter.next();
+            let item = a.get(i)?;
+            found = Some(item.span().start);
+            value = item.get_ref();
+        }
+        match value {
+            DeValue::Table(t) => table = t,
+            _ => break,
+        }
+    }
+    found
+}
+
+/// The key path (`windows.grace`, `senders[1].base`) of the key or value at a text offset.
+fn key_path_at(text: &str, offset: usize) -> String {
+    let Ok(root) = DeTable::parse(text) else {
+        return String::new();
+    };
+    let mut path = String::new();
+    let mut table = root.get_ref();
+    'outer: loop {
+        for (k, v) in table.iter() {
+            let (ks, vs) = (k.span(), v.span());
+            let inside = ks.contains(&offset) || vs.contains(&offset) || vs.end == offset;
+            if !inside {
+                continue;
+            }
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(k.get_ref());
+            if ks.contains(&offset) {
+                break 'outer;
+            }
+            let mut value = v.get_ref();
+            if let DeValue::Array(a) = value
+                && let Some((i, item)) = a
+                    .iter()
+                    .enumerate()
+                    .find(|(_, x)| x.span().contains(&offset) || x.span().end == offset)
+            {
+                path.push_str(&format!("[{i}]"));
+                value = item.get_ref();
+            }
+            match value {
+                DeValue::Table(t) => {
+                    table = t;
+                    continue 'outer;
+                }
+                _ => break 'outer,
+            }
+        }
+        break;
+    }
+    path
+}
+
 /// Fills `{date}`, `{date-1}`, `{date+1}`, … in a glob with dates around the run date.
 pub fn substitute_date(pattern: &str, date: chrono::NaiveDate) -> String {
     let mut out = String::with_capacity(pattern.len());
@@ -401,6 +655,47 @@ pub fn substitute_date(pattern: &str, date: chrono::NaiveDate) -> String {
 pub struct Condition {
     op: &'static str,
     n: u64,
+}
+
+impl std::fmt::Display for Condition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.op, self.n)
+    }
+}
+
+impl<'de> Deserialize<'de> for Condition {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Condition::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A category whose count meets a threshold condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Breach {
+    pub category: &'static str,
+    pub count: u64,
+    pub condition: Condition,
+}
+
+impl std::fmt::Display for Breach {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} ({})", self.category, self.count, self.condition)
+    }
+}
+
+/// What the thresholds say about a run's counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Verdict {
+    pub errors: Vec<Breach>,
+    pub warnings: Vec<Breach>,
+}
+
+impl Verdict {
+    /// The contract's exit status: 3 when a category is over its error threshold, else 0.
+    pub fn exit_code(&self) -> i32 {
+        if self.errors.is_empty() { 0 } else { 3 }
+    }
 }
 
 impl Condition {

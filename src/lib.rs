@@ -4,15 +4,22 @@
 //! groups, expected requests, pulls, pushes) → `checks` (one rule per finding category) →
 //! `tables` (Parquet audit tables) → the text summary. `reconcile` ties them into one run.
 
+pub mod backfill;
 pub mod bsn;
 pub mod checks;
 pub mod cli;
+pub mod days;
 pub mod fhir;
+pub mod generate;
 pub mod ingest;
 pub mod job;
+pub mod lock;
+pub mod metrics;
 pub mod model;
+pub mod nightly;
 pub mod reconcile;
 pub mod replay;
+pub mod report;
 pub mod secret;
 pub mod tables;
 pub mod time;

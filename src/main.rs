@@ -22,6 +22,7 @@ fn init_logging(cli: &Cli) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli);
+    pullrecon::cli::set_json_output(cli.log_format == "json");
     let command_line = std::env::args().collect::<Vec<_>>().join(" ");
     let result = cli.command.dispatch(command_line);
     match result {

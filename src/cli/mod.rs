@@ -8,6 +8,19 @@ pub mod report;
 pub mod run;
 
 use clap::{Parser, Subcommand};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static JSON_OUTPUT: AtomicBool = AtomicBool::new(false);
+
+/// `--log-format json`: `run`, `backfill` and `report` then write JSON lines on stdout too.
+pub fn set_json_output(on: bool) {
+    JSON_OUTPUT.store(on, Ordering::Relaxed);
+}
+
+/// Whether stdout carries JSON lines (for log shippers) rather than human text.
+pub fn json_output() -> bool {
+    JSON_OUTPUT.load(Ordering::Relaxed)
+}
 
 /// Reconciles Twiin Notified Pull and Push exchange logs, re-pulls what may still be pulled, and
 /// writes Parquet audit tables.

@@ -12,3 +12,5 @@ mod tables;
 mod tasks;
 
 mod categories;
+
+mod generate;

@@ -1,0 +1,674 @@
+//! The nightly pipeline of one run (`pullrecon run`, and each day of `backfill`): reconcile →
+//! replay → reconcile again → report → metrics, all under one run id, recorded step by step in
+//! the `job_runs` table. A step after the first reconcile that fails (replay above all) is
+//! recorded in the run, the report and the metrics, and the run still does its other steps; only
+//! a failed first reconcile means "the run could not be done" (exit status 1). The exit status is
+//! otherwise the job's thresholds' verdict on the final findings (0, or 3). The caller holds the
+//! output folder's lock. Output: human lines on stdout, or JSON lines with `--log-format json`.
+
+pub mod job_runs;
+
+use crate::bsn::Pseudonymiser;
+use crate::days::DayWindow;
+use crate::job::{Job, Verdict};
+use crate::metrics::RunMetrics;
+use crate::reconcile::{Options, Outcome, now_micros, reconcile};
+use crate::replay::{ReplayConfig, ReplaySummary, replay_latest, replayed_log_dir};
+use crate::time::{format_duration, format_ts, local_date};
+use job_runs::{JobRun, ReplayRecord, RunStatus, Step, StepStatus};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// Where a run's human or JSON lines go (stdout).
+#[derive(Debug, Clone, Copy)]
+pub struct Console {
+    pub json: bool,
+    pub quiet: bool,
+}
+
+impl Console {
+    /// From the global `--log-format` flag.
+    pub fn new(quiet: bool) -> Console {
+        Console {
+            json: crate::cli::json_output(),
+            quiet,
+        }
+    }
+
+    /// A human line (text mode only).
+    pub fn line(&self, text: impl AsRef<str>) {
+        if !self.json && !self.quiet {
+            println!("{}", text.as_ref());
+        }
+    }
+
+    /// A JSON event (JSON mode only): one object per line, with `ts` and `event` first.
+    pub fn event(&self, event: &str, fields: serde_json::Value) {
+        if !self.json || self.quiet {
+            return;
+        }
+        let mut v = json!({"ts": format_ts(now_micros()), "event": event});
+        if let (Some(o), serde_json::Value::Object(f)) = (v.as_object_mut(), fields) {
+            o.extend(f);
+        }
+        println!("{v}");
+    }
+}
+
+/// One run to do.
+#[derive(Debug, Clone)]
+pub struct RunSpec<'a> {
+    pub job: &'a Job,
+    /// UTC microseconds.
+    pub as_of: i64,
+    /// `backfill`: the day whose events the run reads (as-of is its end).
+    pub day: Option<DayWindow>,
+    /// `run` or `backfill`.
+    pub mode: &'static str,
+    pub command: String,
+    pub run_id: String,
+}
+
+/// What a run did.
+#[derive(Debug)]
+pub struct RunResult {
+    pub record: JobRun,
+    pub verdict: Verdict,
+    pub exit_code: i32,
+    /// The reason, when the run could not be done.
+    pub failure: Option<String>,
+}
+
+/// One line of an error, without control characters, at most 400 characters.
+pub fn one_line(text: &str) -> String {
+    let t: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
+    if t.chars().count() > 400 {
+        t.chars().take(399).collect::<String>() + "…"
+    } else {
+        t
+    }
+}
+
+const LOG_EXTENSIONS: [&str; 6] = [
+    ".ndjson",
+    ".jsonl",
+    ".ndjson.gz",
+    ".jsonl.gz",
+    ".csv",
+    ".parquet",
+];
+
+/// Whether a folder holds at least one log file.
+fn has_logs(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            e.path().is_file()
+                && e.file_name()
+                    .to_str()
+                    .is_some_and(|n| LOG_EXTENSIONS.iter().any(|x| n.ends_with(x)))
+        })
+    })
+}
+
+/// Names, sizes and modification times of a folder's files: tells whether replay added events.
+fn fingerprint(dir: &Path) -> Vec<(String, u64, Option<std::time::SystemTime>)> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| {
+                    let m = e.metadata().ok()?;
+                    Some((
+                        e.file_name().to_string_lossy().into_owned(),
+                        m.len(),
+                        m.modified().ok(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// The reconcile options of a run. The replayed log folder (`replay::replayed_log_dir`) is added
+/// to the received log when it holds log files: `run` and `backfill` read it, plain `reconcile`
+/// does not.
+pub fn options(spec: &RunSpec, pseudonymiser: Pseudonymiser) -> Options {
+    let job = spec.job;
+    let tz = job.tz();
+    let (sent, mut received) = job.inputs_for(local_date(spec.as_of, tz));
+    let replayed = replayed_log_dir(&job.output.dir);
+    if has_logs(&replayed) {
+        received.push(replayed.display().to_string());
+    }
+    let lookback = match spec.day {
+        Some(w) => w.seconds(),
+        None => job.windows.lookback.0,
+    };
+    Options {
+        sent,
+        received,
+        out: job.output.dir.clone(),
+        as_of: spec.as_of,
+        grace_seconds: job.windows.grace.0,
+        lookback_seconds: lookback,
+        push_sla_seconds: job.windows.push_sla.0,
+        time_zone: tz,
+        senders: job.sender_bases(),
+        pseudonymiser,
+        command: spec.command.clone(),
+        run_id: Some(spec.run_id.clone()),
+        shard: None,
+    }
+}
+
+fn counts(findings: &[crate::checks::Finding]) -> BTreeMap<String, u64> {
+    let mut m = BTreeMap::new();
+    for f in findings {
+        *m.entry(f.category.to_owned()).or_insert(0) += 1;
+    }
+    m
+}
+
+fn reconcile_detail(o: &Outcome) -> String {
+    let r = &o.run;
+    format!(
+        "{} findings ({} error, {} warning, {} info; {} replayable); {} events used from {} files; {} rejects",
+        o.findings.len(),
+        r.errors,
+        r.warnings,
+        r.infos,
+        r.replayable,
+        r.events_used,
+        o.ingested_files,
+        r.rejects
+    )
+}
+
+fn replay_detail(s: &ReplaySummary) -> String {
+    format!(
+        "{} planned, {} succeeded, {} failed, {} parked, {} refused, {} deferred ({} attempts)",
+        s.planned, s.succeeded, s.failed, s.parked, s.refused, s.deferred, s.attempts
+    )
+}
+
+struct Steps<'c> {
+    console: &'c Console,
+    steps: Vec<Step>,
+    total: usize,
+}
+
+impl Steps<'_> {
+    fn record(&mut self, step: &'static str, status: StepStatus, started: i64, detail: String) {
+        let s = Step {
+            step,
+            status,
+            started_at: started,
+            duration_ms: (now_micros() - started) / 1000,
+            detail,
+        };
+        let n = self.steps.len() + 1;
+        let mark = match status {
+            StepStatus::Ok => "ok",
+            StepStatus::Error => "FAILED",
+            StepStatus::Skipped => "skipped",
+        };
+        self.console.line(format!(
+            "[{n}/{}] {:<16} {:<8} {} ({:.1}s)",
+            self.total,
+            step,
+            mark,
+            s.detail,
+            s.duration_ms as f64 / 1000.0
+        ));
+        self.console.event(
+            "step",
+            json!({"step": step, "status": status.as_str(), "duration_ms": s.duration_ms, "detail": s.detail}),
+        );
+        match status {
+            StepStatus::Error => {
+                tracing::warn!(step, detail = %s.detail, "step failed");
+            }
+            _ => tracing::info!(step, status = status.as_str(), detail = %s.detail, "step done"),
+        }
+        self.steps.push(s);
+    }
+}
+
+/// Does one run; never panics on a failing step. The caller holds the output lock.
+pub fn execute(spec: &RunSpec, console: &Console) -> RunResult {
+    let job = spec.job;
+    let tz = job.tz();
+    let out = job.output.dir.clone();
+    let started = now_micros();
+    let date = local_date(spec.as_of, tz).format("%Y-%m-%d").to_string();
+    let lookback = match spec.day {
+        Some(w) => w.seconds(),
+        None => job.windows.lookback.0,
+    };
+    let window_from = spec.as_of - lookback * crate::time::MICROS_PER_SEC;
+    let mut record = JobRun {
+        run_id: spec.run_id.clone(),
+        as_of: spec.as_of,
+        job: job.name.clone(),
+        mode: spec.mode.to_owned(),
+        day: spec.day.map(|w| w.day.format("%Y-%m-%d").to_string()),
+        date: date.clone(),
+        window_from,
+        command: spec.command.clone(),
+        started_at: started,
+        finished_at: started,
+        status: RunStatus::Ok,
+        exit_code: 0,
+        reason: None,
+        replaced_run_id: None,
+        steps: Vec::new(),
+        replay: ReplayRecord::default(),
+        findings_error: 0,
+        findings_warning: 0,
+        findings_info: 0,
+        threshold_errors: Vec::new(),
+        threshold_warnings: Vec::new(),
+        oldest_unresolved_since: None,
+    };
+    console.line(format!(
+        "pullrecon {}: job {}, run {}, as of {} (date {}, {}), events from {} ({})",
+        spec.mode,
+        job.name,
+        spec.run_id,
+        DayWindow::local_text(spec.as_of, tz),
+        date,
+        tz.name(),
+        DayWindow::local_text(window_from, tz),
+        format_duration(lookback)
+    ));
+    console.event(
+        "run-start",
+        json!({
+            "job": job.name, "run_id": spec.run_id, "mode": spec.mode, "day": record.day,
+            "as_of": format_ts(spec.as_of), "window_from": format_ts(window_from),
+            "date": date, "time_zone": tz.name(), "out": out.display().to_string(),
+        }),
+    );
+    if let Some((prev, prev_as_of, _)) = crate::report::read::run_of_date(&out, &date)
+        && prev != spec.run_id
+    {
+        console.line(format!(
+            "date {date} already holds run {prev} (as of {}): its tables are replaced by this run",
+            format_ts(prev_as_of)
+        ));
+        console.event(
+            "replacing",
+            json!({"date": date, "previous_run_id": prev, "previous_as_of": format_ts(prev_as_of)}),
+        );
+        tracing::info!(date = %date, previous_run_id = %prev, "replacing the tables of an earlier run of this date");
+        record.replaced_run_id = Some(prev);
+    }
+    let mut steps = Steps {
+        console,
+        steps: Vec::new(),
+        total: 5,
+    };
+
+    // 1. reconcile
+    let t = now_micros();
+    let first = crate::bsn::load_key(
+        job.pseudonymisation.key_env.as_deref(),
+        job.pseudonymisation.key_file.as_deref(),
+    )
+    .map(Pseudonymiser::new)
+    .and_then(|p| reconcile(&options(spec, p.clone())).map(|o| (o, p)));
+    let (mut outcome, pseudonymiser) = match first {
+        Ok(x) => {
+            steps.record("reconcile", StepStatus::Ok, t, reconcile_detail(&x.0));
+            x
+        }
+        Err(e) => {
+            let reason = one_line(&format!("{e:#}"));
+            steps.record("reconcile", StepStatus::Error, t, reason.clone());
+            for s in ["replay", "reconcile-again", "report"] {
+                steps.record(
+                    s,
+                    StepStatus::Skipped,
+                    now_micros(),
+                    "the run could not be done".into(),
+                );
+            }
+            record.steps = steps.steps;
+            record.status = RunStatus::Failed;
+            record.exit_code = 1;
+            record.reason = Some(reason.clone());
+            record.replay.status = "skipped".into();
+            record.finished_at = now_micros();
+            if let Err(e) = job_runs::write(&out, &record) {
+                tracing::warn!(error = %one_line(&format!("{e:#}")), "cannot record the failed run in job_runs");
+            }
+            let metrics_path = job.metrics_path();
+            match write_metrics(job, &record, None, &metrics_path) {
+                Ok(()) => console.line(format!(
+                    "[5/5] metrics          ok       {}",
+                    metrics_path.display()
+                )),
+                Err(e) => tracing::warn!(error = %one_line(&format!("{e:#}")), "cannot write the metrics"),
+            }
+            finish_lines(console, &record, &Verdict::default(), None, None);
+            return RunResult {
+                record,
+                verdict: Verdict::default(),
+                exit_code: 1,
+                failure: Some(reason),
+            };
+        }
+    };
+
+    // 2. replay
+    let t = now_micros();
+    let replayed = replayed_log_dir(&out);
+    let before = fingerprint(&replayed);
+    if !job.replay.enabled {
+        record.replay.status = "skipped".into();
+        steps.record(
+            "replay",
+            StepStatus::Skipped,
+            t,
+            "turned off in the job file ([replay] enabled = false)".into(),
+        );
+    } else {
+        let cfg = ReplayConfig {
+            out: out.clone(),
+            limits: job.replay.clone(),
+            senders: job.senders.clone(),
+            embedded_sender: job.embedded_sender.clone(),
+            dry_run: false,
+            run_id: Some(spec.run_id.clone()),
+            progress: std::io::stderr().is_terminal() && !console.json && !console.quiet,
+            pseudonymiser: Some(pseudonymiser.clone()),
+            ..Default::default()
+        };
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| replay_latest(&cfg)));
+        match result {
+            Ok(Ok(s)) => {
+                record.replay = ReplayRecord {
+                    status: "ok".into(),
+                    error: None,
+                    planned: s.planned as i64,
+                    succeeded: s.succeeded as i64,
+                    failed: s.failed as i64,
+                    parked: s.parked as i64,
+                    refused: s.refused as i64,
+                    deferred: s.deferred as i64,
+                    attempts: s.attempts as i64,
+                };
+                steps.record("replay", StepStatus::Ok, t, replay_detail(&s));
+            }
+            Ok(Err(e)) => {
+                let reason = one_line(&format!("{e:#}"));
+                record.replay.status = "error".into();
+                record.replay.error = Some(reason.clone());
+                steps.record("replay", StepStatus::Error, t, reason);
+            }
+            Err(_) => {
+                let reason = "the replay stopped on an internal error (a panic)".to_owned();
+                record.replay.status = "error".into();
+                record.replay.error = Some(reason.clone());
+                steps.record("replay", StepStatus::Error, t, reason);
+            }
+        }
+    }
+
+    // 3. reconcile again, with what replay pulled
+    let t = now_micros();
+    if fingerprint(&replayed) == before {
+        steps.record(
+            "reconcile-again",
+            StepStatus::Skipped,
+            t,
+            "replay added no events".into(),
+        );
+    } else {
+        match reconcile(&options(spec, pseudonymiser)) {
+            Ok(o) => {
+                steps.record("reconcile-again", StepStatus::Ok, t, reconcile_detail(&o));
+                outcome = o;
+            }
+            Err(e) => steps.record(
+                "reconcile-again",
+                StepStatus::Error,
+                t,
+                one_line(&format!("{e:#}")),
+            ),
+        }
+    }
+
+    // Thresholds on the final findings.
+    let verdict = job.judge(&counts(&outcome.findings));
+    let r = &outcome.run;
+    record.findings_error = r.errors as i64;
+    record.findings_warning = r.warnings as i64;
+    record.findings_info = r.infos as i64;
+    record.threshold_errors = verdict.errors.iter().map(|b| b.to_string()).collect();
+    record.threshold_warnings = verdict.warnings.iter().map(|b| b.to_string()).collect();
+    record.oldest_unresolved_since = unresolved(&outcome).1;
+    record.exit_code = verdict.exit_code();
+    record.steps = steps.steps.clone();
+    record.status = status_of(&record.steps);
+    record.finished_at = now_micros();
+    if let Err(e) = job_runs::write(&out, &record) {
+        tracing::warn!(error = %one_line(&format!("{e:#}")), "cannot record the run in job_runs");
+    }
+
+    // 4. report
+    let t = now_micros();
+    let report_path = job.report_path();
+    let mut report_written = None;
+    match crate::report::write_report(&out, Some(&spec.run_id), &report_path) {
+        Ok(_) => {
+            steps.record(
+                "report",
+                StepStatus::Ok,
+                t,
+                report_path.display().to_string(),
+            );
+            report_written = Some(report_path);
+        }
+        Err(e) => steps.record("report", StepStatus::Error, t, one_line(&format!("{e:#}"))),
+    }
+    record.steps = steps.steps.clone();
+    record.status = status_of(&record.steps);
+    record.finished_at = now_micros();
+    if let Err(e) = job_runs::write(&out, &record) {
+        tracing::warn!(error = %one_line(&format!("{e:#}")), "cannot record the run in job_runs");
+    }
+
+    // 5. metrics (not a step of the recorded run: it reports on it)
+    let metrics_path = job.metrics_path();
+    let t = now_micros();
+    let metrics_written = match write_metrics(job, &record, Some((&outcome, &verdict)), &metrics_path) {
+        Ok(()) => {
+            steps.record(
+                "metrics",
+                StepStatus::Ok,
+                t,
+                metrics_path.display().to_string(),
+            );
+            Some(metrics_path)
+        }
+        Err(e) => {
+            steps.record("metrics", StepStatus::Error, t, one_line(&format!("{e:#}")));
+            None
+        }
+    };
+    if !console.quiet && !console.json {
+        print!("{}", crate::reconcile::summary(&outcome));
+    }
+    finish_lines(
+        console,
+        &record,
+        &verdict,
+        report_written.as_deref(),
+        metrics_written.as_deref(),
+    );
+    RunResult {
+        exit_code: record.exit_code,
+        record,
+        verdict,
+        failure: None,
+    }
+}
+
+fn status_of(steps: &[Step]) -> RunStatus {
+    if steps.iter().any(|s| s.status == StepStatus::Error) {
+        RunStatus::Partial
+    } else {
+        RunStatus::Ok
+    }
+}
+
+/// Unresolved items (findings of severity error or warning) and the start of the oldest.
+fn unresolved(o: &Outcome) -> (u64, Option<i64>) {
+    use crate::checks::Severity;
+    let open: Vec<_> = o
+        .findings
+        .iter()
+        .filter(|f| matches!(f.severity, Severity::Error | Severity::Warning))
+        .collect();
+    (
+        open.len() as u64,
+        open.iter().filter_map(|f| f.since).min(),
+    )
+}
+
+fn write_metrics(
+    job: &Job,
+    record: &JobRun,
+    outcome: Option<(&Outcome, &Verdict)>,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let history = job_runs::read_all(&job.output.dir).unwrap_or_default();
+    let mut last_success = job_runs::last_success(&history, &job.name);
+    if record.status == RunStatus::Ok {
+        last_success = Some(last_success.map_or(record.finished_at, |t| t.max(record.finished_at)));
+    }
+    let mut m = RunMetrics {
+        job: job.name.clone(),
+        run_id: record.run_id.clone(),
+        as_of: record.as_of,
+        started_at: record.started_at,
+        finished_at: record.finished_at,
+        success: record.status == RunStatus::Ok,
+        exit_code: record.exit_code,
+        steps: record
+            .steps
+            .iter()
+            .map(|s| (s.step.to_owned(), s.status != StepStatus::Error))
+            .collect(),
+        replay_enabled: job.replay.enabled,
+        replay: vec![
+            ("planned", record.replay.planned),
+            ("succeeded", record.replay.succeeded),
+            ("failed", record.replay.failed),
+            ("parked", record.replay.parked),
+            ("refused", record.replay.refused),
+            ("deferred", record.replay.deferred),
+        ],
+        replay_attempts: record.replay.attempts,
+        last_success,
+        ..Default::default()
+    };
+    if let Some((o, v)) = outcome {
+        let mut f = BTreeMap::new();
+        for (cat, sev) in crate::checks::categories() {
+            f.insert((cat.to_owned(), sev.as_str().to_owned()), 0u64);
+        }
+        for x in &o.findings {
+            *f.entry((x.category.to_owned(), x.severity.as_str().to_owned()))
+                .or_insert(0) += 1;
+        }
+        m.findings = Some(f);
+        let (n, oldest) = unresolved(o);
+        m.unresolved = n;
+        m.oldest_unresolved_age_seconds = oldest.map(|s| ((o.run.as_of - s) as f64 / 1e6).max(0.0));
+        m.threshold_errors = v.errors.len();
+        m.threshold_warnings = v.warnings.len();
+        m.rejects = Some(o.run.rejects);
+    }
+    crate::metrics::write_atomic(path, &crate::metrics::render(&m))
+}
+
+fn finish_lines(
+    console: &Console,
+    r: &JobRun,
+    v: &Verdict,
+    report: Option<&Path>,
+    metrics: Option<&Path>,
+) {
+    for b in &v.warnings {
+        console.line(format!("warning threshold: {b}"));
+    }
+    for b in &v.errors {
+        console.line(format!("error threshold: {b}"));
+    }
+    let why = match (r.exit_code, &r.reason) {
+        (1, Some(reason)) => format!("the run could not be done: {reason}"),
+        (3, _) => format!(
+            "{} categor{} over the error threshold",
+            v.errors.len(),
+            if v.errors.len() == 1 { "y" } else { "ies" }
+        ),
+        _ => "no category over its error threshold".to_owned(),
+    };
+    let partial = if r.status == RunStatus::Partial {
+        let failed: Vec<&str> = r
+            .steps
+            .iter()
+            .filter(|s| s.status == StepStatus::Error)
+            .map(|s| s.step)
+            .collect();
+        format!(" (steps failed: {})", failed.join(", "))
+    } else {
+        String::new()
+    };
+    console.line(format!(
+        "run {} {}{partial}; exit status {}: {why}",
+        r.run_id,
+        r.status.as_str(),
+        r.exit_code
+    ));
+    console.event(
+        "run-end",
+        json!({
+            "job": r.job, "run_id": r.run_id, "status": r.status.as_str(), "exit_code": r.exit_code,
+            "reason": r.reason, "date": r.date, "replaced_run_id": r.replaced_run_id,
+            "findings": {"error": r.findings_error, "warning": r.findings_warning, "info": r.findings_info},
+            "threshold_errors": r.threshold_errors, "threshold_warnings": r.threshold_warnings,
+            "replay": {"status": r.replay.status, "error": r.replay.error, "planned": r.replay.planned,
+                       "succeeded": r.replay.succeeded, "failed": r.replay.failed, "parked": r.replay.parked,
+                       "refused": r.replay.refused, "deferred": r.replay.deferred, "attempts": r.replay.attempts},
+            "report": report.map(|p| p.display().to_string()),
+            "metrics": metrics.map(|p| p.display().to_string()),
+            "duration_ms": (r.finished_at - r.started_at) / 1000,
+        }),
+    );
+}
+
+/// The holder text written into the lock file.
+pub fn lock_holder(job: &Job, what: &str) -> String {
+    format!(
+        "job {} ({what}), pid {}, since {}",
+        job.name,
+        std::process::id(),
+        format_ts(now_micros())
+    )
+}
+
+/// The job file's output folder, for messages.
+pub fn out_dir(job: &Job) -> PathBuf {
+    job.output.dir.clone()
+}
