@@ -135,6 +135,16 @@ pub enum Action {
     Skip,
 }
 
+impl Reprocess {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reprocess::Missing => "missing",
+            Reprocess::Failed => "failed",
+            Reprocess::All => "all",
+        }
+    }
+}
+
 impl Action {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -197,11 +207,11 @@ pub fn print_plan(job: &Job, days: &[PlannedDay], reprocess: Reprocess, console:
     let tz = job.tz();
     let n = days.iter().filter(|d| d.action.runs()).count();
     console.line(format!(
-        "pullrecon backfill: job {}, {} day(s) in {}, reprocess {:?}: {} to run, oldest first, one at a time",
+        "pullrecon backfill: job {}, {} day(s) in {}, reprocess {}: {} to run, oldest first, one at a time",
         job.name,
         days.len(),
         tz.name(),
-        reprocess,
+        reprocess.as_str(),
         n
     ));
     console.line(format!(

@@ -495,18 +495,24 @@ impl Job {
     }
 
     fn resolve_paths(&mut self, dir: &Path) {
+        // The job file's folder, absolute and without symlinks, so that `..` in a relative path
+        // means its real parent and every path in logs and tables is absolute.
+        let dir = dir
+            .canonicalize()
+            .or_else(|_| std::path::absolute(dir))
+            .unwrap_or_else(|_| dir.to_path_buf());
         let abs = |p: &Path| {
             if p.is_absolute() {
                 p.to_path_buf()
             } else {
-                dir.join(p)
+                join_relative(&dir, p)
             }
         };
         let abs_glob = |g: &String| {
             if Path::new(g).is_absolute() {
                 g.clone()
             } else {
-                dir.join(g).display().to_string()
+                join_relative(&dir, Path::new(g)).display().to_string()
             }
         };
         self.output.dir = abs(&self.output.dir);
@@ -538,6 +544,23 @@ impl Job {
             })
             .collect()
     }
+}
+
+/// `dir` joined with a relative path, its leading `..` taken off `dir` (which has no symlinks).
+fn join_relative(dir: &Path, rel: &Path) -> PathBuf {
+    let mut base = dir.to_path_buf();
+    let mut rest = rel.components().peekable();
+    while let Some(c) = rest.peek() {
+        match c {
+            std::path::Component::ParentDir if base.parent().is_some() => {
+                base.pop();
+            }
+            std::path::Component::CurDir => {}
+            _ => break,
+        }
+        rest.next();
+    }
+    base.join(rest.collect::<PathBuf>())
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {

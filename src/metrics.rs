@@ -180,13 +180,11 @@ pub fn render(m: &RunMetrics) -> String {
         "How long the latest run took.",
         secs(m.finished_at - m.started_at),
     );
-    if let Some(t) = m.last_success {
-        o.gauge(
-            "pullrecon_last_success_timestamp_seconds",
-            "When the newest successful run of this job in its output folder finished (Unix time).",
-            secs(t),
-        );
-    }
+    o.gauge(
+        "pullrecon_last_success_timestamp_seconds",
+        "When the newest successful run (all steps done) of this job in its output folder finished (Unix time; 0: none yet).",
+        m.last_success.map(secs).unwrap_or(0.0),
+    );
     o.text
 }
 
@@ -243,6 +241,6 @@ mod tests {
             "pullrecon_findings{pullrecon_job=\"a\\\"b\",category=\"pull-failed\",severity=\"error\"} 4\n"
         ));
         assert!(t.contains("# TYPE pullrecon_step_success gauge\n"));
-        assert!(!t.contains("pullrecon_last_success_timestamp_seconds"));
+        assert!(t.contains("pullrecon_last_success_timestamp_seconds{pullrecon_job=\"a\\\"b\"} 0\n"));
     }
 }

@@ -41,8 +41,8 @@ pub fn run(args: &Args, _command: String) -> Result<i32> {
             .iter()
             .map(|c| (c.category.clone(), c.count.into()))
             .collect();
-        println!(
-            "{}",
+        crate::nightly::out(&format!(
+            "{}\n",
             serde_json::json!({
                 "ts": crate::time::format_ts(crate::reconcile::now_micros()),
                 "event": "report",
@@ -53,9 +53,9 @@ pub fn run(args: &Args, _command: String) -> Result<i32> {
                 "unresolved": data.unresolved,
                 "html": path.display().to_string(),
             })
-        );
+        ));
     } else {
-        print!("{}", crate::report::text_summary(&data, Some(&path)));
+        crate::nightly::out(&crate::report::text_summary(&data, Some(&path)));
     }
     Ok(0)
 }

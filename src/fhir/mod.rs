@@ -2,4 +2,5 @@
 
 pub mod lenient;
 pub mod request;
+pub mod resource_types;
 pub mod task;

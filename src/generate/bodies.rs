@@ -246,8 +246,7 @@ impl NotificationTask {
         if let Some(g) = &self.group_value {
             let _ = write!(
                 s,
-                "\"groupIdentifier\":{{\"system\":\"{}\",\"value\":\"urn:uuid:{g}\"}},",
-                self.id_system
+                "\"groupIdentifier\":{{\"system\":\"{RFC3986}\",\"value\":\"urn:uuid:{g}\"}},"
             );
         }
         let _ = write!(

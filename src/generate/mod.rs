@@ -240,13 +240,6 @@ enum Kind {
     PushUncovered,
 }
 
-fn category_index(name: &str) -> usize {
-    DEFAULT_RATES
-        .iter()
-        .position(|(c, _)| *c == name)
-        .unwrap_or(usize::MAX)
-}
-
 impl Kind {
     /// Notifications (in the run's window) this scenario creates.
     fn notifications(self) -> u64 {

@@ -40,7 +40,14 @@ impl Console {
     /// A human line (text mode only).
     pub fn line(&self, text: impl AsRef<str>) {
         if !self.json && !self.quiet {
-            println!("{}", text.as_ref());
+            out(&format!("{}\n", text.as_ref()));
+        }
+    }
+
+    /// Human text as it is (text mode only).
+    pub fn text(&self, text: &str) {
+        if !self.json && !self.quiet {
+            out(text);
         }
     }
 
@@ -53,8 +60,16 @@ impl Console {
         if let (Some(o), serde_json::Value::Object(f)) = (v.as_object_mut(), fields) {
             o.extend(f);
         }
-        println!("{v}");
+        out(&format!("{v}\n"));
     }
+}
+
+/// Writes to stdout; a closed stdout (`| head`) is no reason to stop a run.
+pub fn out(text: &str) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(text.as_bytes());
+    let _ = o.flush();
 }
 
 /// One run to do.
@@ -351,14 +366,29 @@ pub fn execute(spec: &RunSpec, console: &Console) -> RunResult {
                 tracing::warn!(error = %one_line(&format!("{e:#}")), "cannot record the failed run in job_runs");
             }
             let metrics_path = job.metrics_path();
-            match write_metrics(job, &record, None, &metrics_path) {
-                Ok(()) => console.line(format!(
-                    "[5/5] metrics          ok       {}",
-                    metrics_path.display()
-                )),
-                Err(e) => tracing::warn!(error = %one_line(&format!("{e:#}")), "cannot write the metrics"),
-            }
-            finish_lines(console, &record, &Verdict::default(), None, None);
+            let mut steps = Steps {
+                console,
+                steps: Vec::new(),
+                total: 5,
+            };
+            steps.steps = record.steps.clone();
+            let t = now_micros();
+            let written = match write_metrics(job, &record, None, &metrics_path) {
+                Ok(()) => {
+                    steps.record(
+                        "metrics",
+                        StepStatus::Ok,
+                        t,
+                        metrics_path.display().to_string(),
+                    );
+                    Some(metrics_path)
+                }
+                Err(e) => {
+                    steps.record("metrics", StepStatus::Error, t, one_line(&format!("{e:#}")));
+                    None
+                }
+            };
+            finish_lines(console, &record, &Verdict::default(), None, written.as_deref());
             return RunResult {
                 record,
                 verdict: Verdict::default(),
@@ -505,9 +535,7 @@ pub fn execute(spec: &RunSpec, console: &Console) -> RunResult {
             None
         }
     };
-    if !console.quiet && !console.json {
-        print!("{}", crate::reconcile::summary(&outcome));
-    }
+    console.text(&crate::reconcile::summary(&outcome));
     finish_lines(
         console,
         &record,
@@ -609,11 +637,17 @@ fn finish_lines(
     report: Option<&Path>,
     metrics: Option<&Path>,
 ) {
-    for b in &v.warnings {
-        console.line(format!("warning threshold: {b}"));
+    let list = |b: &[crate::job::Breach]| {
+        b.iter()
+            .map(|b| format!("{} {}", b.category, b.count))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !v.warnings.is_empty() {
+        console.line(format!("over the warning threshold: {}", list(&v.warnings)));
     }
-    for b in &v.errors {
-        console.line(format!("error threshold: {b}"));
+    if !v.errors.is_empty() {
+        console.line(format!("over the error threshold: {}", list(&v.errors)));
     }
     let why = match (r.exit_code, &r.reason) {
         (1, Some(reason)) => format!("the run could not be done: {reason}"),

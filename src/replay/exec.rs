@@ -376,6 +376,28 @@ async fn execute(
             let held = waiting.remove(&d.item.key).unwrap_or_default();
             match wf.blocked {
                 Some(fate) => {
+                    // An inactive Workflow Task: its current inputs are refused too.
+                    let mut held = held;
+                    if let Fate::Refused(_) = fate {
+                        for (request, raw, kind) in wf.inputs {
+                            let key = plan::item_key(&n.id, &request);
+                            if n.succeeded.contains(&request) || !keys.insert(key.clone()) {
+                                continue;
+                            }
+                            summary.planned += 1;
+                            held.push(Item {
+                                key,
+                                notif: d.item.notif,
+                                request,
+                                raw,
+                                kind,
+                                source: RequestSource::WorkflowTask,
+                                finding: d.item.finding,
+                                guard: false,
+                                parent: None,
+                            });
+                        }
+                    }
                     for it in held {
                         let f = match &fate {
                             Fate::Refused(r) => Fate::Refused(r.clone()),
@@ -876,24 +898,14 @@ async fn run_item(ctx: Arc<Ctx>, it: Item) -> Done {
             let workflow = (it.kind == RequestKind::WorkflowTask).then(|| match (&fate, &workflow_task) {
                 (Fate::Succeeded, Some(t)) if t.workflow_active() => WorkflowResult {
                     blocked: None,
-                    inputs: t
-                        .requests
-                        .iter()
-                        .map(|r| {
-                            (
-                                normalise(&r.raw, n.log_base.as_deref()),
-                                Some(r.raw.clone()),
-                                r.kind.clone(),
-                            )
-                        })
-                        .collect(),
+                    inputs: inputs_of(t, n.log_base.as_deref()),
                 },
                 (Fate::Succeeded, Some(t)) => WorkflowResult {
                     blocked: Some(Fate::Refused(format!(
                         "the Workflow Task is no longer active (status {})",
                         t.status.as_deref().unwrap_or("unknown")
                     ))),
-                    inputs: Vec::new(),
+                    inputs: inputs_of(t, n.log_base.as_deref()),
                 },
                 _ => WorkflowResult {
                     blocked: Some(fate.clone()),
@@ -912,6 +924,17 @@ async fn run_item(ctx: Arc<Ctx>, it: Item) -> Done {
             tokio::time::sleep(d).await;
         }
     }
+}
+
+/// The requests of a Workflow Task: (normalised, as written, kind).
+fn inputs_of(
+    t: &crate::fhir::task::Task,
+    base: Option<&str>,
+) -> Vec<(String, Option<String>, RequestKind)> {
+    t.requests
+        .iter()
+        .map(|r| (normalise(&r.raw, base), Some(r.raw.clone()), r.kind.clone()))
+        .collect()
 }
 
 fn log_attempt(it: &Item, a: &Answer, attempt: u32, decision: &str) {

@@ -14,3 +14,10 @@ mod tasks;
 mod categories;
 
 mod generate;
+
+// Nightly operations (#4): job files, run, backfill, report, metrics.
+mod backfill;
+mod jobs;
+mod metrics;
+mod report;
+mod run;
