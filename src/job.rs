@@ -602,48 +602,36 @@ fn span_of_key(text: &str, key: &[String]) -> Option<usize> {
     found
 }
 
-/// The key path (`windows.grace`, `senders[1].base`) of the key or value at a text offset.
+/// The key path (`windows.grace`, `senders[1].base`) of the key or value at a text offset (a
+/// table's span is its header only, so every entry is searched, the deepest match first).
 fn key_path_at(text: &str, offset: usize) -> String {
-    let Ok(root) = DeTable::parse(text) else {
-        return String::new();
-    };
-    let mut path = String::new();
-    let mut table = root.get_ref();
-    'outer: loop {
-        for (k, v) in table.iter() {
-            let (ks, vs) = (k.span(), v.span());
-            let inside = ks.contains(&offset) || vs.contains(&offset) || vs.end == offset;
-            if !inside {
-                continue;
-            }
-            if !path.is_empty() {
-                path.push('.');
-            }
-            path.push_str(k.get_ref());
-            if ks.contains(&offset) {
-                break 'outer;
-            }
-            let mut value = v.get_ref();
-            if let DeValue::Array(a) = value
-                && let Some((i, item)) = a
-                    .iter()
-                    .enumerate()
-                    .find(|(_, x)| x.span().contains(&offset) || x.span().end == offset)
-            {
-                path.push_str(&format!("[{i}]"));
-                value = item.get_ref();
-            }
-            match value {
-                DeValue::Table(t) => {
-                    table = t;
-                    continue 'outer;
-                }
-                _ => break 'outer,
-            }
+    fn in_value(v: &DeValue<'_>, offset: usize, path: &str) -> Option<String> {
+        match v {
+            DeValue::Table(t) => in_table(t, offset, path),
+            DeValue::Array(a) => a.iter().enumerate().find_map(|(i, item)| {
+                let p = format!("{path}[{i}]");
+                in_value(item.get_ref(), offset, &p)
+                    .or_else(|| item.span().contains(&offset).then_some(p))
+            }),
+            _ => None,
         }
-        break;
     }
-    path
+    fn in_table(t: &DeTable<'_>, offset: usize, path: &str) -> Option<String> {
+        t.iter().find_map(|(k, v)| {
+            let p = if path.is_empty() {
+                k.get_ref().to_string()
+            } else {
+                format!("{path}.{}", k.get_ref())
+            };
+            in_value(v.get_ref(), offset, &p).or_else(|| {
+                (k.span().contains(&offset) || v.span().contains(&offset)).then_some(p)
+            })
+        })
+    }
+    DeTable::parse(text)
+        .ok()
+        .and_then(|root| in_table(root.get_ref(), offset, ""))
+        .unwrap_or_default()
 }
 
 /// Fills `{date}`, `{date-1}`, `{date+1}`, … in a glob with dates around the run date.
@@ -794,6 +782,25 @@ dir = "out"
             .unwrap_err()
             .to_string();
         assert!(e.contains("thresholds.pull-failed"), "{e}");
+    }
+
+    #[test]
+    fn key_paths_and_spans() {
+        let text = "name = \"x\"\n[windows]\ngrace = \"15 m\"\n[[senders]]\nbase = \"a\"\n[[senders]]\nbase = \"b\"\n[thresholds.pull-failed]\nerror_if = \"lots\"\n";
+        let at = |needle: &str| key_path_at(text, text.find(needle).unwrap());
+        assert_eq!(at("\"15 m\""), "windows.grace");
+        assert_eq!(at("grace"), "windows.grace");
+        assert_eq!(at("\"b\""), "senders[1].base");
+        assert_eq!(at("\"lots\""), "thresholds.pull-failed.error_if");
+        let key = |k: &[&str]| k.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            span_of_key(text, &key(&["senders", "[1]", "base"])),
+            text.find("base = \"b\"")
+        );
+        assert_eq!(
+            span_of_key(text, &key(&["thresholds", "pull-failed"])),
+            text.find("pull-failed]")
+        );
     }
 
     #[test]

@@ -26,7 +26,6 @@ use anyhow::{Context, Result, anyhow};
 use rand::{Rng, SeedableRng};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -121,16 +120,11 @@ pub async fn replay(cfg: &ReplayConfig) -> Result<ReplaySummary> {
     let (run, outcome) = {
         let out = out.clone();
         let p = pseudonymiser.clone();
-        let scratch = super::state_dir(&out).join(format!("plan-{}", std::process::id()));
+        let scratch = out.join(format!(".replay-plan-{}", std::process::id()));
         tokio::task::spawn_blocking(move || -> Result<_> {
             let run = plan::latest_run(&out)?;
             plan::verify_inputs(&run)?;
-            let listed: HashSet<PathBuf> = run.inputs.iter().map(|i| i.path.clone()).collect();
-            let extra: Vec<PathBuf> = replayed_files(&out)
-                .into_iter()
-                .filter(|f| !listed.contains(f))
-                .collect();
-            let outcome = plan::rebuild(&run, &scratch, &extra, &p)?;
+            let outcome = plan::rebuild(&run, &scratch, &p)?;
             Ok((run, outcome))
         })
         .await
@@ -173,26 +167,6 @@ pub async fn replay(cfg: &ReplayConfig) -> Result<ReplaySummary> {
     written.append(&mut summary.written);
     summary.written = written;
     Ok(summary)
-}
-
-/// The replayed-log files in the folder.
-pub fn replayed_files(out: &std::path::Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(super::replayed_log_dir(out))
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.extension().is_some_and(|x| x == "ndjson")
-                        && !p
-                            .file_name()
-                            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-                })
-                .map(|p| p.canonicalize().unwrap_or(p))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
 }
 
 fn route_text(n: &Notif) -> String {

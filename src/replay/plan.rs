@@ -281,14 +281,10 @@ pub fn run_senders(run: &RunInfo) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-/// Rebuilds the run's model and findings from its inputs, plus `extra_received` (the replayed logs
-/// written since the run), into a scratch folder that is removed afterwards.
-pub fn rebuild(
-    run: &RunInfo,
-    scratch: &Path,
-    extra_received: &[PathBuf],
-    pseudonymiser: &Pseudonymiser,
-) -> Result<Outcome> {
+/// Rebuilds the run's model and findings from exactly its inputs, with its parameters, into a
+/// scratch folder that is removed afterwards. (What earlier replays did comes from the journals:
+/// their events are later than the run's as-of.)
+pub fn rebuild(run: &RunInfo, scratch: &Path, pseudonymiser: &Pseudonymiser) -> Result<Outcome> {
     let p = &run.parameters;
     let side = |s: &str| {
         run.inputs
@@ -297,8 +293,7 @@ pub fn rebuild(
             .map(|i| i.path.display().to_string())
             .collect::<Vec<_>>()
     };
-    let mut received = side("received");
-    received.extend(extra_received.iter().map(|p| p.display().to_string()));
+    let received = side("received");
     let tz = param_str(p, "time_zone").unwrap_or("Europe/Amsterdam");
     let opts = Options {
         sent: side("sent"),

@@ -450,10 +450,11 @@ fn bsn_section(h: &mut String, d: &ReportData) {
                     Some(false) => "<span class=\"sev-error\">invalid</span>",
                     None => "value not logged",
                 };
-                format!(
-                    "<span class=\"mono\">{}</span> {v}",
-                    esc(p.as_deref().unwrap_or("(no key)"))
-                )
+                match (p, valid) {
+                    (Some(p), _) => format!("<span class=\"mono\">{}</span> {v}", esc(p)),
+                    (None, None) => v.to_owned(),
+                    (None, Some(_)) => format!("<span class=\"mono\">(no key)</span> {v}"),
+                }
             })
             .collect();
         let state = match (r.current, r.cancelled) {

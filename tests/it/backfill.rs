@@ -193,6 +193,7 @@ fn a_backfill_killed_during_day_2_resumes_and_does_each_day_exactly_once() {
                 "backfill", "--job", job_file.to_str().unwrap(), "--from", days[0], "--to", days[2],
                 "--execute", "--quiet",
             ])
+            .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
         let pid = child.id();

@@ -21,3 +21,7 @@ mod jobs;
 mod metrics;
 mod report;
 mod run;
+
+mod replay;
+mod replay_faults;
+mod replay_safety;

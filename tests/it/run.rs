@@ -309,6 +309,7 @@ fn two_runs_at_once_one_runs_one_refuses_and_the_tables_stay_intact() {
         assert!(attempts <= 20, "run A never held the lock long enough to be paused");
         let mut a = bin()
             .args(["run", "--job", s.job.to_str().unwrap(), "--quiet"])
+            .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
         let pid = a.id();
