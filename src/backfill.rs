@@ -118,8 +118,7 @@ impl State {
         f.write_all(text.as_bytes())?;
         f.write_all(b"\n")?;
         f.sync_all()?;
-        std::fs::rename(&tmp, &path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
         Ok(())
     }
 }
@@ -326,7 +325,10 @@ pub fn execute_plan(
         if failed.is_empty() {
             String::new()
         } else {
-            format!(" ({}; rerun them with --reprocess failed)", failed.join(", "))
+            format!(
+                " ({}; rerun them with --reprocess failed)",
+                failed.join(", ")
+            )
         }
     ));
     console.event(

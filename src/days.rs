@@ -72,13 +72,25 @@ mod tests {
 
     #[test]
     fn dst_days_in_amsterdam() {
-        assert_eq!(DayWindow::of(d("2026-03-29"), Amsterdam).unwrap().seconds(), 23 * 3600);
-        assert_eq!(DayWindow::of(d("2026-10-25"), Amsterdam).unwrap().seconds(), 25 * 3600);
-        assert_eq!(DayWindow::of(d("2026-03-28"), Amsterdam).unwrap().seconds(), 24 * 3600);
+        assert_eq!(
+            DayWindow::of(d("2026-03-29"), Amsterdam).unwrap().seconds(),
+            23 * 3600
+        );
+        assert_eq!(
+            DayWindow::of(d("2026-10-25"), Amsterdam).unwrap().seconds(),
+            25 * 3600
+        );
+        assert_eq!(
+            DayWindow::of(d("2026-03-28"), Amsterdam).unwrap().seconds(),
+            24 * 3600
+        );
         let w = DayWindow::of(d("2026-03-29"), Amsterdam).unwrap();
         assert_eq!(crate::time::format_ts(w.from), "2026-03-28T23:00:00Z");
         assert_eq!(crate::time::format_ts(w.to), "2026-03-29T22:00:00Z");
-        assert_eq!(DayWindow::local_text(w.to, Amsterdam), "2026-03-30T00:00:00+02:00");
+        assert_eq!(
+            DayWindow::local_text(w.to, Amsterdam),
+            "2026-03-30T00:00:00+02:00"
+        );
     }
 
     #[test]

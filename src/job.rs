@@ -392,9 +392,15 @@ impl Job {
                 ),
             ));
         }
-        for (side, globs) in [("sent", &self.inputs.sent), ("received", &self.inputs.received)] {
+        for (side, globs) in [
+            ("sent", &self.inputs.sent),
+            ("received", &self.inputs.received),
+        ] {
             if globs.is_empty() {
-                return Err(bad(&["inputs", side], "name at least one file, folder or glob".into()));
+                return Err(bad(
+                    &["inputs", side],
+                    "name at least one file, folder or glob".into(),
+                ));
             }
         }
         for (i, s) in self.senders.iter().enumerate() {
@@ -584,7 +590,9 @@ fn span_of_key(text: &str, key: &[String]) -> Option<usize> {
     let mut found = None;
     let mut iter = key.iter().peekable();
     while let Some(k) = iter.next() {
-        let (kspan, value) = table.iter().find(|(name, _)| name.get_ref() == k.as_str())?;
+        let (kspan, value) = table
+            .iter()
+            .find(|(name, _)| name.get_ref() == k.as_str())?;
         found = Some(kspan.span().start);
         let mut value = value.get_ref();
         if let (DeValue::Array(a), Some(idx)) = (value, iter.peek()) {
@@ -623,9 +631,8 @@ fn key_path_at(text: &str, offset: usize) -> String {
             } else {
                 format!("{path}.{}", k.get_ref())
             };
-            in_value(v.get_ref(), offset, &p).or_else(|| {
-                (k.span().contains(&offset) || v.span().contains(&offset)).then_some(p)
-            })
+            in_value(v.get_ref(), offset, &p)
+                .or_else(|| (k.span().contains(&offset) || v.span().contains(&offset)).then_some(p))
         })
     }
     DeTable::parse(text)

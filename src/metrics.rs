@@ -241,6 +241,8 @@ mod tests {
             "pullrecon_findings{pullrecon_job=\"a\\\"b\",category=\"pull-failed\",severity=\"error\"} 4\n"
         ));
         assert!(t.contains("# TYPE pullrecon_step_success gauge\n"));
-        assert!(t.contains("pullrecon_last_success_timestamp_seconds{pullrecon_job=\"a\\\"b\"} 0\n"));
+        assert!(
+            t.contains("pullrecon_last_success_timestamp_seconds{pullrecon_job=\"a\\\"b\"} 0\n")
+        );
     }
 }

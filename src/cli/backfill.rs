@@ -46,10 +46,7 @@ pub struct Args {
 
 pub fn run(args: &Args, command: String) -> Result<i32> {
     if args.from > args.to {
-        eprintln!(
-            "pullrecon: --from {} is after --to {}",
-            args.from, args.to
-        );
+        eprintln!("pullrecon: --from {} is after --to {}", args.from, args.to);
         return Ok(2);
     }
     let job = Job::load(&args.job)?;

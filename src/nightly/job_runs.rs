@@ -159,7 +159,10 @@ pub fn write(out: &Path, r: &JobRun) -> Result<PathBuf> {
         .int("findings_warning", one(r.findings_warning))
         .int("findings_info", one(r.findings_info))
         .text("threshold_errors", [Some(r.threshold_errors.join(", "))])
-        .text("threshold_warnings", [Some(r.threshold_warnings.join(", "))])
+        .text(
+            "threshold_warnings",
+            [Some(r.threshold_warnings.join(", "))],
+        )
         .ts("oldest_unresolved_since", [r.oldest_unresolved_since])
         .flag("success", [Some(r.status == RunStatus::Ok)]);
     let mut df = t.finish()?;

@@ -19,7 +19,7 @@ use job_runs::{JobRun, ReplayRecord, RunStatus, Step, StepStatus};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Where a run's human or JSON lines go (stdout).
 #[derive(Debug, Clone, Copy)]
@@ -96,13 +96,35 @@ pub struct RunResult {
     pub failure: Option<String>,
 }
 
-/// One line of an error, without control characters, at most 400 characters.
+/// One line of an error, without control characters, at most 400 characters, and without
+/// anything that looks like a BSN (a value after the BSN naming system, or a 9-digit number that
+/// passes the elfproef): a step's error goes to `job_runs`, the report and the log.
 pub fn one_line(text: &str) -> String {
     let t: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
+    let t = crate::fhir::request::redact_bsn(&t);
+    let mut masked = String::with_capacity(t.len());
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        if digits.len() == 9 && crate::bsn::is_valid(digits) {
+            out.push_str("[bsn]");
+        } else {
+            out.push_str(digits);
+        }
+        digits.clear();
+    };
+    for c in t.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            flush(&mut digits, &mut masked);
+            masked.push(c);
+        }
+    }
+    flush(&mut digits, &mut masked);
+    let t = masked.split_whitespace().collect::<Vec<_>>().join(" ");
     if t.chars().count() > 400 {
         t.chars().take(399).collect::<String>() + "…"
     } else {
@@ -248,7 +270,8 @@ impl Steps<'_> {
             json!({"step": step, "status": status.as_str(), "duration_ms": s.duration_ms, "detail": s.detail}),
         );
         match status {
-            StepStatus::Error => {
+            // The first reconcile failing ends the run: its reason is the one line on stderr.
+            StepStatus::Error if step != "reconcile" => {
                 tracing::warn!(step, detail = %s.detail, "step failed");
             }
             _ => tracing::info!(step, status = status.as_str(), detail = %s.detail, "step done"),
@@ -316,7 +339,7 @@ pub fn execute(spec: &RunSpec, console: &Console) -> RunResult {
         && prev != spec.run_id
     {
         console.line(format!(
-            "date {date} already holds run {prev} (as of {}): its tables are replaced by this run",
+            "date {date} already holds run {prev} (as of {}): this run replaces its tables",
             format_ts(prev_as_of)
         ));
         console.event(
@@ -388,7 +411,13 @@ pub fn execute(spec: &RunSpec, console: &Console) -> RunResult {
                     None
                 }
             };
-            finish_lines(console, &record, &Verdict::default(), None, written.as_deref());
+            finish_lines(
+                console,
+                &record,
+                &Verdict::default(),
+                None,
+                written.as_deref(),
+            );
             return RunResult {
                 record,
                 verdict: Verdict::default(),
@@ -520,21 +549,22 @@ pub fn execute(spec: &RunSpec, console: &Console) -> RunResult {
     // 5. metrics (not a step of the recorded run: it reports on it)
     let metrics_path = job.metrics_path();
     let t = now_micros();
-    let metrics_written = match write_metrics(job, &record, Some((&outcome, &verdict)), &metrics_path) {
-        Ok(()) => {
-            steps.record(
-                "metrics",
-                StepStatus::Ok,
-                t,
-                metrics_path.display().to_string(),
-            );
-            Some(metrics_path)
-        }
-        Err(e) => {
-            steps.record("metrics", StepStatus::Error, t, one_line(&format!("{e:#}")));
-            None
-        }
-    };
+    let metrics_written =
+        match write_metrics(job, &record, Some((&outcome, &verdict)), &metrics_path) {
+            Ok(()) => {
+                steps.record(
+                    "metrics",
+                    StepStatus::Ok,
+                    t,
+                    metrics_path.display().to_string(),
+                );
+                Some(metrics_path)
+            }
+            Err(e) => {
+                steps.record("metrics", StepStatus::Error, t, one_line(&format!("{e:#}")));
+                None
+            }
+        };
     console.text(&crate::reconcile::summary(&outcome));
     finish_lines(
         console,
@@ -567,10 +597,7 @@ fn unresolved(o: &Outcome) -> (u64, Option<i64>) {
         .iter()
         .filter(|f| matches!(f.severity, Severity::Error | Severity::Warning))
         .collect();
-    (
-        open.len() as u64,
-        open.iter().filter_map(|f| f.since).min(),
-    )
+    (open.len() as u64, open.iter().filter_map(|f| f.since).min())
 }
 
 fn write_metrics(
@@ -702,7 +729,17 @@ pub fn lock_holder(job: &Job, what: &str) -> String {
     )
 }
 
-/// The job file's output folder, for messages.
-pub fn out_dir(job: &Job) -> PathBuf {
-    job.output.dir.clone()
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn error_lines_hold_no_bsn() {
+        let e = "GET Patient?identifier=http://fhir.nl/fhir/NamingSystem/bsn|172642863 failed: 503";
+        let l = super::one_line(e);
+        assert!(!l.contains("172642863") && l.contains("bsn|[bsn]"), "{l}");
+        let e = "sender said:\n  no patient 111222333 (port 8080, id 123456789)";
+        assert_eq!(
+            super::one_line(e),
+            "sender said: no patient [bsn] (port 8080, id 123456789)"
+        );
+    }
 }

@@ -618,6 +618,80 @@ fn traceparent<R: Rng>(rng: &mut R) -> String {
     format!("00-{trace:032x}-{span:016x}-01")
 }
 
+/// One attempt's facts, for its row and event.
+struct Attempted {
+    answer: Answer,
+    attempt: u32,
+    started_at: i64,
+    elapsed: Duration,
+    traceparent: String,
+}
+
+/// The journal entry of an attempt: its row, its replayed-log event(s) and, on success, the
+/// resources to land.
+fn attempt_entry(
+    ctx: &Ctx,
+    it: &Item,
+    a: &Attempted,
+    decision: &str,
+    reason: Option<String>,
+    wait: Option<Duration>,
+    workflow_task: Option<&crate::fhir::task::Task>,
+) -> Entry {
+    let n = &ctx.notifs[it.notif];
+    let answer = &a.answer;
+    let success = answer.class == Class::Success;
+    let mut row = base_row(ctx, it);
+    row.attempt = Some(a.attempt);
+    row.started_at = Some(a.started_at);
+    row.duration_ms = Some(a.elapsed.as_millis() as i64);
+    row.status = answer.status;
+    row.class = answer.class.as_str().to_owned();
+    row.decision = decision.to_owned();
+    row.reason = reason;
+    row.retry_after_s = answer.retry_after.map(|d| d.as_secs() as i64);
+    row.wait_ms = wait.map(|d| d.as_millis() as i64);
+    row.bytes = Some(answer.bytes as i64);
+    row.resources = Some(answer.resources.len() as i64);
+    row.pages = Some(i64::from(answer.pages));
+    row.traceparent = Some(a.traceparent.clone());
+    row.recorded_at = ctx.clock.now();
+    row.outcome = if success { "success" } else { "failure" }.into();
+    row.outcome_code = Some(match answer.class {
+        Class::Success => 0,
+        Class::Transient | Class::InvalidBody => 4,
+        _ => 8,
+    });
+    let mut entry = Entry {
+        row: Some(row),
+        ..Entry::default()
+    };
+    let first_for_notification = ctx
+        .notified
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(it.notif);
+    if first_for_notification && let Some(task) = &n.notify_task {
+        entry.events.push(events::notify_event(a.started_at, task));
+    }
+    entry.events.push(events::pull_event(
+        a.started_at,
+        &it.kind,
+        answer.status,
+        &n.id,
+        &it.request,
+        answer.error.as_deref().filter(|_| !success),
+        workflow_task.map(events::workflow_body),
+    ));
+    if success && !answer.resources.is_empty() {
+        entry.landing = Some((
+            format!("{}.ndjson", n.landing),
+            super::landing::lines(&answer.resources),
+        ));
+    }
+    entry
+}
+
 /// One item: re-checks, attempts, retries.
 async fn run_item(ctx: Arc<Ctx>, it: Item) -> Done {
     let n = &ctx.notifs[it.notif];
@@ -638,24 +712,33 @@ async fn run_item(ctx: Arc<Ctx>, it: Item) -> Done {
         Ok(u) => u,
         Err(r) => return finish(&ctx, it, Fate::Refused(r)).await,
     };
+    // A static token is the sender's, whatever the notification's authorization-base.
+    let ab = match token_source {
+        TokenSource::ClientCredentials { .. } => n.authorization_base.as_ref(),
+        _ => None,
+    };
     let host = ctx.hosts.get(&origin);
     let mut total = prior.attempts;
     let mut in_run = 0u32;
-    let mut refused_generation: Option<u64> = None;
     let mut renewed = false;
     let mut rng = rand::rngs::StdRng::seed_from_u64(
         ctx.seed ^ u64::from_str_radix(&it.key[..16.min(it.key.len())], 16).unwrap_or(0),
     );
     let cooldown = secs(ctx.limits.backoff_cap);
-    loop {
-        // Re-checks just before the retrieval.
-        if let Some(r) = stopped_reason(&ctx, &sender) {
-            let fate = if in_run == 0 {
+    let budget_left = |now: Instant| ctx.deadline.saturating_duration_since(now);
+    let stopped = |in_run: u32| {
+        stopped_reason(&ctx, &sender).map(|r| {
+            if in_run == 0 {
                 Fate::Deferred(r)
             } else {
                 Fate::Failed(r)
-            };
-            return finish(&ctx, it, fate).await;
+            }
+        })
+    };
+    loop {
+        // Re-checks just before the retrieval.
+        if let Some(f) = stopped(in_run) {
+            return finish(&ctx, it, f).await;
         }
         let now = ctx.clock.now();
         if let Some(c) = n.cancelled_at {
@@ -667,13 +750,9 @@ async fn run_item(ctx: Arc<Ctx>, it: Item) -> Done {
             return finish(&ctx, it, Fate::Refused(r)).await;
         }
         if total >= ctx.policy.max_attempts {
-            let r = format!(
-                "attempts used up ({total} of {})",
-                ctx.policy.max_attempts
-            );
+            let r = format!("attempts used up ({total} of {})", ctx.policy.max_attempts);
             return finish(&ctx, it, Fate::Parked(r)).await;
         }
-        let budget_left = |now: Instant| ctx.deadline.saturating_duration_since(now);
         if budget_left(Instant::now()).is_zero() {
             return finish(&ctx, it, Fate::Deferred("the time budget is used up".into())).await;
         }
@@ -694,54 +773,73 @@ async fn run_item(ctx: Arc<Ctx>, it: Item) -> Done {
             let r = format!("the circuit breaker of {origin} is open");
             return finish(&ctx, it, Fate::Deferred(r)).await;
         }
-        if let Some(r) = stopped_reason(&ctx, &sender) {
-            let fate = if in_run == 0 {
-                Fate::Deferred(r)
-            } else {
-                Fate::Failed(r)
-            };
-            return finish(&ctx, it, fate).await;
+        if let Some(f) = stopped(in_run) {
+            return finish(&ctx, it, f).await;
         }
-        let token = match ctx
-            .tokens
-            .get(
-                &sender,
-                &token_source,
-                n.authorization_base.as_ref(),
-                refused_generation,
+        // The attempt; a refused first-generation token is renewed and the request tried once
+        // more at once, still within this item's permits.
+        let mut refused_generation = None;
+        let a = loop {
+            let token = match ctx
+                .tokens
+                .get(&sender, &token_source, ab, refused_generation)
+                .await
+            {
+                Ok(t) => t,
+                Err(e) => {
+                    drop((host_permit, global_permit));
+                    return finish(&ctx, it, Fate::Failed(format!("no token: {e}"))).await;
+                }
+            };
+            total += 1;
+            in_run += 1;
+            ctx.attempts.fetch_add(1, Ordering::Relaxed);
+            let traceparent = traceparent(&mut rng);
+            let started_at = ctx.clock.now();
+            let t0 = Instant::now();
+            let answer = client::fetch(
+                &ctx.client,
+                &Get {
+                    url: url.clone(),
+                    kind: &it.kind,
+                    request: &it.request,
+                    token: token.as_ref().map(|t| &t.value),
+                    traceparent: &traceparent,
+                    timeout: secs(ctx.limits.timeout),
+                    max_body: ctx.limits.max_body.0,
+                    now: started_at,
+                },
             )
-            .await
-        {
-            Ok(t) => t,
-            Err(e) => {
-                drop((host_permit, global_permit));
-                return finish(&ctx, it, Fate::Failed(format!("no token: {e}"))).await;
+            .await;
+            let a = Attempted {
+                answer,
+                attempt: total,
+                started_at,
+                elapsed: t0.elapsed(),
+                traceparent,
+            };
+            let generation = token.as_ref().map(|t| t.generation);
+            if a.answer.class == Class::Auth
+                && !renewed
+                && generation == Some(1)
+                && total < ctx.policy.max_attempts
+            {
+                renewed = true;
+                refused_generation = generation;
+                let why = format!("{}; the token is renewed", a.answer.describe());
+                log_attempt(&it, &a.answer, total, "renew-token");
+                let e = attempt_entry(&ctx, &it, &a, "renew-token", Some(why), None, None);
+                if let Err(e) = ctx.writer.write(e, false).await {
+                    drop((host_permit, global_permit));
+                    return finish(&ctx, it, Fate::Deferred(e)).await;
+                }
+                continue;
             }
+            break a;
         };
-        total += 1;
-        in_run += 1;
-        ctx.attempts.fetch_add(1, Ordering::Relaxed);
-        let tp = traceparent(&mut rng);
-        let started_at = ctx.clock.now();
-        let t0 = Instant::now();
-        let answer = client::fetch(
-            &ctx.client,
-            &Get {
-                url: url.clone(),
-                kind: &it.kind,
-                request: &it.request,
-                token: token.as_ref().map(|t| &t.value),
-                traceparent: &tp,
-                timeout: secs(ctx.limits.timeout),
-                max_body: ctx.limits.max_body.0,
-                now: started_at,
-            },
-        )
-        .await;
         drop((host_permit, global_permit));
-        let elapsed = t0.elapsed();
         if host.record(
-            answer.class.is_transient(),
+            a.answer.class.is_transient(),
             ctx.limits.breaker_threshold,
             cooldown,
             Instant::now(),
@@ -751,27 +849,22 @@ async fn run_item(ctx: Arc<Ctx>, it: Item) -> Done {
         // Decide before writing, so the row says what became of the item.
         let mut wait = None;
         let (decision, reason, fate): (&str, Option<String>, Option<Fate>) =
-            match ctx.logic.action(&answer) {
+            match ctx.logic.action(&a.answer) {
                 RetryAction::Successful => ("succeeded", None, Some(Fate::Succeeded)),
                 RetryAction::RenewToken(why) => {
-                    if !renewed && !matches!(token_source, TokenSource::None) {
-                        renewed = true;
-                        refused_generation = token.as_ref().map(|t| t.generation);
-                        wait = Some(Duration::ZERO);
-                        ("renew-token", Some(why), None)
-                    } else {
-                        let r = format!("{why}; the sender is stopped for this run");
-                        ctx.stopped
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .entry(sender.clone())
-                            .or_insert_with(|| {
-                                format!("the sender {sender} refused its token; stopped for this run")
-                            });
-                        ("failed", Some(r.clone()), Some(Fate::Failed(r)))
-                    }
+                    let r = format!("{why}; the sender is stopped for this run");
+                    ctx.stopped
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .entry(sender.clone())
+                        .or_insert_with(|| {
+                            format!("the sender {sender} refused its token; stopped for this run")
+                        });
+                    ("failed", Some(r.clone()), Some(Fate::Failed(r)))
                 }
-                RetryAction::Refuse(why) => ("refused", Some(why.clone()), Some(Fate::Refused(why))),
+                RetryAction::Refuse(why) => {
+                    ("refused", Some(why.clone()), Some(Fate::Refused(why)))
+                }
                 RetryAction::DontRetry(why) => {
                     ("parked", Some(why.clone()), Some(Fate::Parked(why)))
                 }
@@ -779,7 +872,7 @@ async fn run_item(ctx: Arc<Ctx>, it: Item) -> Done {
                     let left = budget_left(Instant::now());
                     match ctx
                         .policy
-                        .next(answer.retry_after, total, in_run, left, &mut rng)
+                        .next(a.answer.retry_after, total, in_run, left, &mut rng)
                     {
                         Next::Wait(d) => {
                             wait = Some(d);
@@ -800,64 +893,17 @@ async fn run_item(ctx: Arc<Ctx>, it: Item) -> Done {
                     }
                 }
             };
-        let success = answer.class == Class::Success;
-        let mut row = base_row(&ctx, &it);
-        row.attempt = Some(total);
-        row.started_at = Some(started_at);
-        row.duration_ms = Some(elapsed.as_millis() as i64);
-        row.status = answer.status;
-        row.class = answer.class.as_str().to_owned();
-        row.decision = decision.to_owned();
-        row.reason = reason;
-        row.retry_after_s = answer.retry_after.map(|d| d.as_secs() as i64);
-        row.wait_ms = wait.map(|d| d.as_millis() as i64);
-        row.bytes = Some(answer.bytes as i64);
-        row.resources = Some(answer.resources.len() as i64);
-        row.pages = Some(i64::from(answer.pages));
-        row.traceparent = Some(tp.clone());
-        row.recorded_at = ctx.clock.now();
-        row.outcome = if success { "success" } else { "failure" }.into();
-        row.outcome_code = Some(match answer.class {
-            Class::Success => 0,
-            Class::Transient | Class::InvalidBody => 4,
-            _ => 8,
-        });
+        let success = a.answer.class == Class::Success;
         let workflow_task = if success && it.kind == RequestKind::WorkflowTask {
-            answer
+            a.answer
                 .body
                 .as_ref()
                 .and_then(|b| crate::fhir::task::parse_task(&b.to_string()).ok())
         } else {
             None
         };
-        let mut entry = Entry {
-            row: Some(row),
-            ..Entry::default()
-        };
-        let first_for_notification = ctx
-            .notified
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(it.notif);
-        if first_for_notification && let Some(task) = &n.notify_task {
-            entry.events.push(events::notify_event(started_at, task));
-        }
-        entry.events.push(events::pull_event(
-            started_at,
-            &it.kind,
-            answer.status.filter(|_| answer.class != Class::NotSent),
-            &n.id,
-            &it.request,
-            answer.error.as_deref().filter(|_| !success),
-            workflow_task.as_ref().map(events::workflow_body),
-        ));
-        if success && !answer.resources.is_empty() {
-            entry.landing = Some((
-                format!("{}.ndjson", n.landing),
-                super::landing::lines(&answer.resources),
-            ));
-        }
-        log_attempt(&it, &answer, total, decision);
+        log_attempt(&it, &a.answer, total, decision);
+        let entry = attempt_entry(&ctx, &it, &a, decision, reason, wait, workflow_task.as_ref());
         if let Err(e) = ctx.writer.write(entry, success).await {
             return Done {
                 workflow: (it.kind == RequestKind::WorkflowTask).then(|| WorkflowResult {
@@ -869,22 +915,24 @@ async fn run_item(ctx: Arc<Ctx>, it: Item) -> Done {
             };
         }
         if let Some(fate) = fate {
-            let workflow = (it.kind == RequestKind::WorkflowTask).then(|| match (&fate, &workflow_task) {
-                (Fate::Succeeded, Some(t)) if t.workflow_active() => WorkflowResult {
-                    blocked: None,
-                    inputs: inputs_of(t, n.log_base.as_deref()),
-                },
-                (Fate::Succeeded, Some(t)) => WorkflowResult {
-                    blocked: Some(Fate::Refused(format!(
-                        "the Workflow Task is no longer active (status {})",
-                        t.status.as_deref().unwrap_or("unknown")
-                    ))),
-                    inputs: inputs_of(t, n.log_base.as_deref()),
-                },
-                _ => WorkflowResult {
-                    blocked: Some(fate.clone()),
-                    inputs: Vec::new(),
-                },
+            let workflow = (it.kind == RequestKind::WorkflowTask).then(|| {
+                match (&fate, &workflow_task) {
+                    (Fate::Succeeded, Some(t)) if t.workflow_active() => WorkflowResult {
+                        blocked: None,
+                        inputs: inputs_of(t, n.log_base.as_deref()),
+                    },
+                    (Fate::Succeeded, Some(t)) => WorkflowResult {
+                        blocked: Some(Fate::Refused(format!(
+                            "the Workflow Task is no longer active (status {})",
+                            t.status.as_deref().unwrap_or("unknown")
+                        ))),
+                        inputs: inputs_of(t, n.log_base.as_deref()),
+                    },
+                    _ => WorkflowResult {
+                        blocked: Some(fate.clone()),
+                        inputs: Vec::new(),
+                    },
+                }
             });
             return Done {
                 item: it,

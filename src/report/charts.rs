@@ -101,12 +101,17 @@ pub fn hbars(
         for (name, colour) in legend {
             chart
                 .draw_series(std::iter::once(Rectangle::new(
-                    [(0u64, SegmentValue::Exact(0)), (0u64, SegmentValue::Exact(0))],
+                    [
+                        (0u64, SegmentValue::Exact(0)),
+                        (0u64, SegmentValue::Exact(0)),
+                    ],
                     colour.filled(),
                 )))
                 .map_err(err)?
                 .label(*name)
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled()));
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled())
+                });
         }
         if !legend.is_empty() {
             chart
@@ -127,12 +132,7 @@ pub fn hbars(
 pub fn trend(points: &[(String, [i64; 3])]) -> Result<String> {
     let (width, height) = (960u32, 320u32);
     let n = points.len();
-    let ymax = points
-        .iter()
-        .flat_map(|p| p.1)
-        .max()
-        .unwrap_or(0)
-        .max(1);
+    let ymax = points.iter().flat_map(|p| p.1).max().unwrap_or(0).max(1);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();

@@ -94,7 +94,13 @@ pub fn render(d: &ReportData) -> Result<String> {
     if let Some(j) = &job {
         meta("job", esc(j));
     }
-    meta("run id", format!("<span class=\"mono\" id=\"run-id\">{}</span>", esc(&r.run_id)));
+    meta(
+        "run id",
+        format!(
+            "<span class=\"mono\" id=\"run-id\">{}</span>",
+            esc(&r.run_id)
+        ),
+    );
     meta("as of", esc(&format_ts(r.as_of)));
     meta("window from", esc(&ts(r.window_from)));
     meta("date partition", esc(&r.date));
@@ -151,7 +157,10 @@ fn steps_section(h: &mut String, d: &ReportData) {
     let Some(j) = &d.job_run else {
         return;
     };
-    let _ = writeln!(h, "<h2>Steps</h2>\n<table id=\"steps\"><tr><th>step</th><th>status</th><th>duration</th><th>detail</th></tr>");
+    let _ = writeln!(
+        h,
+        "<h2>Steps</h2>\n<table id=\"steps\"><tr><th>step</th><th>status</th><th>duration</th><th>detail</th></tr>"
+    );
     let steps: Vec<serde_json::Value> = j
         .steps_json
         .as_deref()
@@ -174,10 +183,18 @@ fn steps_section(h: &mut String, d: &ReportData) {
     }
     let _ = writeln!(h, "</table>");
     if let Some(e) = j.threshold_errors.as_deref().filter(|s| !s.is_empty()) {
-        let _ = writeln!(h, "<p><span class=\"sev-error\">Over the error threshold:</span> {}</p>", esc(e));
+        let _ = writeln!(
+            h,
+            "<p><span class=\"sev-error\">Over the error threshold:</span> {}</p>",
+            esc(e)
+        );
     }
     if let Some(w) = j.threshold_warnings.as_deref().filter(|s| !s.is_empty()) {
-        let _ = writeln!(h, "<p><span class=\"sev-warning\">Over the warning threshold:</span> {}</p>", esc(w));
+        let _ = writeln!(
+            h,
+            "<p><span class=\"sev-warning\">Over the warning threshold:</span> {}</p>",
+            esc(w)
+        );
     }
 }
 
@@ -210,7 +227,10 @@ fn categories_section(h: &mut String, d: &ReportData) -> Result<()> {
             &[("error", ERROR), ("warning", WARNING), ("info", INFO)],
             250,
         )?;
-        let _ = writeln!(h, "<div class=\"chart\" id=\"chart-categories\">{svg}</div>");
+        let _ = writeln!(
+            h,
+            "<div class=\"chart\" id=\"chart-categories\">{svg}</div>"
+        );
     }
     let _ = writeln!(
         h,
@@ -318,9 +338,17 @@ fn replay_section(h: &mut String, d: &ReportData) -> Result<()> {
         }
         Some(j) => {
             let rp = &j.replay;
-            let _ = writeln!(h, "<p id=\"replay-status\">Status: {}</p>", badge(&rp.status));
+            let _ = writeln!(
+                h,
+                "<p id=\"replay-status\">Status: {}</p>",
+                badge(&rp.status)
+            );
             if let Some(e) = &rp.error {
-                let _ = writeln!(h, "<p class=\"sev-error\" id=\"replay-error\">{}</p>", esc(e));
+                let _ = writeln!(
+                    h,
+                    "<p class=\"sev-error\" id=\"replay-error\">{}</p>",
+                    esc(e)
+                );
             }
             let outcomes = [
                 ("planned", rp.planned, GREY),
@@ -341,7 +369,10 @@ fn replay_section(h: &mut String, d: &ReportData) -> Result<()> {
                 let svg = charts::hbars("Replay outcomes", &bars, &[], 120)?;
                 let _ = writeln!(h, "<div class=\"chart\" id=\"chart-replay\">{svg}</div>");
             }
-            let _ = writeln!(h, "<table id=\"replay\"><tr><th>outcome</th><th>items</th></tr>");
+            let _ = writeln!(
+                h,
+                "<table id=\"replay\"><tr><th>outcome</th><th>items</th></tr>"
+            );
             for (n, v, _) in outcomes {
                 let _ = writeln!(h, "<tr><td>{n}</td><td class=\"num\">{v}</td></tr>");
             }

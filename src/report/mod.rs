@@ -271,7 +271,10 @@ fn load_findings(out: &Path, run: &RunInfo, data: &mut ReportData) -> Result<()>
                 items.push(Item {
                     category,
                     severity,
-                    subject: notif[k].clone().or_else(|| msg[k].clone()).unwrap_or_default(),
+                    subject: notif[k]
+                        .clone()
+                        .or_else(|| msg[k].clone())
+                        .unwrap_or_default(),
                     request: req[k].clone(),
                     sender: sender[k].clone(),
                     since: since[k],
@@ -388,7 +391,11 @@ fn load_bsn(out: &Path, run: &RunInfo, data: &mut ReportData) -> Result<()> {
         }
     }
     let mut summary: Vec<RouteSummary> = summary.into_values().collect();
-    summary.sort_by(|a, b| b.notifications.cmp(&a.notifications).then(a.routes.cmp(&b.routes)));
+    summary.sort_by(|a, b| {
+        b.notifications
+            .cmp(&a.notifications)
+            .then(a.routes.cmp(&b.routes))
+    });
     data.bsn_summary = summary;
     data.bsn_total = rows.len();
     rows.sort_by(|a, b| {
@@ -450,11 +457,7 @@ pub fn text_summary(d: &ReportData, html: Option<&Path>) -> String {
     if !d.senders.is_empty() {
         let _ = writeln!(s, "per sender (error/warning/info):");
         for x in d.senders.iter().take(10) {
-            let _ = writeln!(
-                s,
-                "  {:<52} {}/{}/{}",
-                x.sender, x.error, x.warning, x.info
-            );
+            let _ = writeln!(s, "  {:<52} {}/{}/{}", x.sender, x.error, x.warning, x.info);
         }
     }
     match &d.job_run {

@@ -98,38 +98,74 @@ fn the_dst_days_cover_exactly_their_local_day() {
     );
     let j = Job::load(&job_file).unwrap();
     let d = |s: &str| s.parse::<chrono::NaiveDate>().unwrap();
-    let p = plan(&j, d("2026-03-28"), d("2026-03-30"), Reprocess::Missing, &State::default())
-        .unwrap();
+    let p = plan(
+        &j,
+        d("2026-03-28"),
+        d("2026-03-30"),
+        Reprocess::Missing,
+        &State::default(),
+    )
+    .unwrap();
     let hours: Vec<i64> = p.iter().map(|x| x.window.seconds() / 3600).collect();
     assert_eq!(hours, [24, 23, 24]);
-    let p = plan(&j, d("2026-10-25"), d("2026-10-25"), Reprocess::Missing, &State::default())
-        .unwrap();
+    let p = plan(
+        &j,
+        d("2026-10-25"),
+        d("2026-10-25"),
+        Reprocess::Missing,
+        &State::default(),
+    )
+    .unwrap();
     assert_eq!(p[0].window.seconds(), 25 * 3600);
     assert_eq!(p[0].partition, "2026-10-26");
 
-    for (day, hours, partition) in [("2026-03-29", 23, "2026-03-30"), ("2026-10-25", 25, "2026-10-26")] {
-        let plan_out = pullrecon(&["backfill", "--job", job_file.to_str().unwrap(), "--from", day, "--to", day]);
+    for (day, hours, partition) in [
+        ("2026-03-29", 23, "2026-03-30"),
+        ("2026-10-25", 25, "2026-10-26"),
+    ] {
+        let plan_out = pullrecon(&[
+            "backfill",
+            "--job",
+            job_file.to_str().unwrap(),
+            "--from",
+            day,
+            "--to",
+            day,
+        ]);
         let text = stdout(&plan_out);
         assert!(
-            text.lines().any(|l| l.trim_start().starts_with(day) && l.contains(&format!(" {hours}  date={partition}"))),
+            text.lines().any(|l| l.trim_start().starts_with(day)
+                && l.contains(&format!(" {hours}  date={partition}"))),
             "{text}"
         );
         let o = pullrecon(&[
-            "backfill", "--job", job_file.to_str().unwrap(), "--from", day, "--to", day, "--execute",
+            "backfill",
+            "--job",
+            job_file.to_str().unwrap(),
+            "--from",
+            day,
+            "--to",
+            day,
+            "--execute",
         ]);
         assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
         let runs = out.join("runs").join(format!("date={partition}"));
-        let batches: Vec<_> = parquet_files(&runs).iter().flat_map(|f| read_batches(f)).collect();
+        let batches: Vec<_> = parquet_files(&runs)
+            .iter()
+            .flat_map(|f| read_batches(f))
+            .collect();
         let col = |n| crate::tables::column_i64(&batches[0], n)[0].unwrap();
         let as_of = {
             use arrow_array::cast::AsArray;
             let c = batches[0].column_by_name("as_of").unwrap();
-            c.as_primitive::<arrow_array::types::TimestampMicrosecondType>().value(0)
+            c.as_primitive::<arrow_array::types::TimestampMicrosecondType>()
+                .value(0)
         };
         let from = {
             use arrow_array::cast::AsArray;
             let c = batches[0].column_by_name("window_from").unwrap();
-            c.as_primitive::<arrow_array::types::TimestampMicrosecondType>().value(0)
+            c.as_primitive::<arrow_array::types::TimestampMicrosecondType>()
+                .value(0)
         };
         assert_eq!(as_of - from, hours * 3600 * 1_000_000, "{day}");
         let midnight = |date: &str| {
@@ -148,15 +184,33 @@ fn the_plan_alone_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (job_file, out) = job(dir.path());
     let o = pullrecon(&[
-        "backfill", "--job", job_file.to_str().unwrap(), "--from", "2026-11-17", "--to", "2026-11-19",
+        "backfill",
+        "--job",
+        job_file.to_str().unwrap(),
+        "--from",
+        "2026-11-17",
+        "--to",
+        "2026-11-19",
     ]);
     assert_eq!(o.status.code(), Some(0));
     let text = stdout(&o);
-    assert_eq!(text.lines().filter(|l| l.trim_end().ends_with(" run")).count(), 3, "{text}");
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.trim_end().ends_with(" run"))
+            .count(),
+        3,
+        "{text}"
+    );
     assert!(text.contains("add --execute"), "{text}");
     assert!(!out.exists());
     let o = pullrecon(&[
-        "backfill", "--job", job_file.to_str().unwrap(), "--from", "2026-11-19", "--to", "2026-11-17",
+        "backfill",
+        "--job",
+        job_file.to_str().unwrap(),
+        "--from",
+        "2026-11-19",
+        "--to",
+        "2026-11-17",
     ]);
     assert_eq!(o.status.code(), Some(2), "from after to is a usage error");
 }
@@ -190,8 +244,15 @@ fn a_backfill_killed_during_day_2_resumes_and_does_each_day_exactly_once() {
         }
         let mut child = bin()
             .args([
-                "backfill", "--job", job_file.to_str().unwrap(), "--from", days[0], "--to", days[2],
-                "--execute", "--quiet",
+                "backfill",
+                "--job",
+                job_file.to_str().unwrap(),
+                "--from",
+                days[0],
+                "--to",
+                days[2],
+                "--execute",
+                "--quiet",
             ])
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -204,9 +265,15 @@ fn a_backfill_killed_during_day_2_resumes_and_does_each_day_exactly_once() {
             child.wait().unwrap();
             continue;
         }
-        std::process::Command::new("kill").args(["-STOP", &pid.to_string()]).status().unwrap();
+        std::process::Command::new("kill")
+            .args(["-STOP", &pid.to_string()])
+            .status()
+            .unwrap();
         let s = state(&out);
-        let in_flight = s.days.get("2026-11-18").is_some_and(|d| d.status == DayStatus::Running);
+        let in_flight = s
+            .days
+            .get("2026-11-18")
+            .is_some_and(|d| d.status == DayStatus::Running);
         child.kill().unwrap();
         child.wait().unwrap();
         if in_flight {
@@ -222,7 +289,14 @@ fn a_backfill_killed_during_day_2_resumes_and_does_each_day_exactly_once() {
 
     // Resume: the plan says so; the killed process's lock went with it.
     let o = pullrecon(&[
-        "backfill", "--job", job_file.to_str().unwrap(), "--from", days[0], "--to", days[2], "--execute",
+        "backfill",
+        "--job",
+        job_file.to_str().unwrap(),
+        "--from",
+        days[0],
+        "--to",
+        days[2],
+        "--execute",
     ]);
     let text = stdout(&o);
     assert_eq!(o.status.code(), Some(0), "{text}\n{}", stderr(&o));
@@ -236,12 +310,23 @@ fn a_backfill_killed_during_day_2_resumes_and_does_each_day_exactly_once() {
     let after = state(&out);
     for day in days {
         assert_eq!(after.days[day].status, DayStatus::Done, "{day}");
-        assert_eq!(done_attempts(&after, day).len(), 1, "{day} done exactly once");
+        assert_eq!(
+            done_attempts(&after, day).len(),
+            1,
+            "{day} done exactly once"
+        );
     }
-    assert_eq!(done_attempts(&after, "2026-11-17"), day1_run, "day 1 not run again");
+    assert_eq!(
+        done_attempts(&after, "2026-11-17"),
+        day1_run,
+        "day 1 not run again"
+    );
     let day2 = &after.days["2026-11-18"].attempts;
     assert_eq!(day2.len(), 2);
-    assert!(day2[0].finished_at.is_none(), "the killed attempt stays on record");
+    assert!(
+        day2[0].finished_at.is_none(),
+        "the killed attempt stays on record"
+    );
 
     // Each day's partition (date of its as-of) holds the tables of its one finished run only.
     for (day, partition) in days.iter().zip(["2026-11-18", "2026-11-19", "2026-11-20"]) {
@@ -254,15 +339,29 @@ fn a_backfill_killed_during_day_2_resumes_and_does_each_day_exactly_once() {
                 .flat_map(|b| crate::tables::column_strings(&b, "run_id"))
                 .map(|x| x.unwrap())
                 .collect();
-            assert!(ids.is_empty() || ids.iter().eq(want.iter()), "{table} {partition}: {ids:?}");
+            assert!(
+                ids.is_empty() || ids.iter().eq(want.iter()),
+                "{table} {partition}: {ids:?}"
+            );
         }
     }
     assert_eq!(strings(&out, "runs", "run_id").len(), 3);
-    assert!(ints(&out, "runs", "events_used").iter().all(|n| n.unwrap() > 0));
+    assert!(
+        ints(&out, "runs", "events_used")
+            .iter()
+            .all(|n| n.unwrap() > 0)
+    );
 
     // Once more: nothing left to do.
     let o = pullrecon(&[
-        "backfill", "--job", job_file.to_str().unwrap(), "--from", days[0], "--to", days[2], "--execute",
+        "backfill",
+        "--job",
+        job_file.to_str().unwrap(),
+        "--from",
+        days[0],
+        "--to",
+        days[2],
+        "--execute",
     ]);
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(state(&out), after);
@@ -282,7 +381,11 @@ fn reprocess_modes_pick_the_days() {
     ] {
         s.days.insert(
             day.into(),
-            pullrecon::backfill::DayState { job: "bf".into(), status, attempts: vec![] },
+            pullrecon::backfill::DayState {
+                job: "bf".into(),
+                status,
+                attempts: vec![],
+            },
         );
     }
     let d = |x: &str| x.parse::<chrono::NaiveDate>().unwrap();

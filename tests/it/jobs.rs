@@ -55,7 +55,10 @@ fn every_job_file_loads() {
     let sample = Job::load(&repo().join("jobs/sample.toml")).unwrap();
     let data = repo().join("sample-data").canonicalize().unwrap();
     assert_eq!(sample.inputs.sent, [format!("{}/sent/*", data.display())]);
-    assert_eq!(sample.output.dir, repo().canonicalize().unwrap().join("out"));
+    assert_eq!(
+        sample.output.dir,
+        repo().canonicalize().unwrap().join("out")
+    );
     assert_eq!(sample.embedded_sender, Some(data.join("sender")));
     assert_eq!(
         sample.reconcile.as_of,
@@ -89,10 +92,7 @@ fn an_unknown_key_names_the_file_the_line_and_the_key() {
     let (code, err, job, text) = bad("grace = \"15m\"", "grase = \"15m\"");
     assert_eq!(code, 1, "{err}");
     let line = line_of(&text, "grase");
-    assert!(
-        err.contains(&format!("{}:{line}:", job.display())),
-        "{err}"
-    );
+    assert!(err.contains(&format!("{}:{line}:", job.display())), "{err}");
     assert!(err.contains("windows.grase"), "{err}");
     assert!(err.contains("unknown field"), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
@@ -101,15 +101,30 @@ fn an_unknown_key_names_the_file_the_line_and_the_key() {
 #[test]
 fn a_bad_value_names_the_file_the_line_and_the_key() {
     for (from, to, needle, key) in [
-        ("grace = \"15m\"", "grace = \"15 minutes\"", "15 minutes", "windows.grace"),
+        (
+            "grace = \"15m\"",
+            "grace = \"15 minutes\"",
+            "15 minutes",
+            "windows.grace",
+        ),
         (
             "as_of = \"2026-11-20T05:00:00Z\"",
             "as_of = \"2026-11-20 05:00\"",
             "2026-11-20 05:00",
             "reconcile.as_of",
         ),
-        ("per_host = 4", "per_host = \"four\"", "four", "replay.per_host"),
-        ("per_host = 4", "per_host = 0", "per_host = 0", "replay.per_host"),
+        (
+            "per_host = 4",
+            "per_host = \"four\"",
+            "four",
+            "replay.per_host",
+        ),
+        (
+            "per_host = 4",
+            "per_host = 0",
+            "per_host = 0",
+            "replay.per_host",
+        ),
         (
             "time_zone = \"Europe/Amsterdam\"",
             "time_zone = \"Europe/Amsterdm\"",
@@ -207,10 +222,14 @@ fn thresholds_judge_counts_per_category() {
         "[thresholds.pull-failed]\nwarn_if = \"> 0\"\nerror_if = \"> 10\"\n[thresholds.push-unprocessed]\nerror_if = \">= 2\"",
     );
     let job = Job::parse(&text, Path::new("/tmp/t.toml")).unwrap();
-    let counts = [("pull-failed", 4u64), ("push-unprocessed", 2), ("pull-expired", 1)]
-        .into_iter()
-        .map(|(c, n)| (c.to_owned(), n))
-        .collect();
+    let counts = [
+        ("pull-failed", 4u64),
+        ("push-unprocessed", 2),
+        ("pull-expired", 1),
+    ]
+    .into_iter()
+    .map(|(c, n)| (c.to_owned(), n))
+    .collect();
     let v = job.judge(&counts);
     let names = |b: &[pullrecon::job::Breach]| b.iter().map(|b| b.category).collect::<Vec<_>>();
     assert_eq!(names(&v.errors), ["push-unprocessed"]);

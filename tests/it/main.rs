@@ -25,3 +25,5 @@ mod run;
 mod replay;
 mod replay_faults;
 mod replay_safety;
+mod replay_resume;
+mod replay_sekmet;

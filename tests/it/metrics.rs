@@ -61,7 +61,9 @@ fn the_metrics_file_parses_and_holds_the_runs_figures() {
     let samples = parse(&path);
     assert!(samples.iter().all(|x| x["type"] == "gauge"));
     assert!(
-        samples.iter().all(|x| x["labels"]["pullrecon_job"] == "sample"),
+        samples
+            .iter()
+            .all(|x| x["labels"]["pullrecon_job"] == "sample"),
         "every sample carries pullrecon_job"
     );
     // Findings per category and severity, every category listed (zeros too).
@@ -74,19 +76,40 @@ fn the_metrics_file_parses_and_holds_the_runs_figures() {
     }
     for ((c, sev), n) in &want {
         assert_eq!(
-            value(&samples, "pullrecon_findings", &[("category", c), ("severity", sev)]),
+            value(
+                &samples,
+                "pullrecon_findings",
+                &[("category", c), ("severity", sev)]
+            ),
             Some(*n),
             "{c}"
         );
     }
-    for outcome in ["planned", "succeeded", "failed", "parked", "refused", "deferred"] {
+    for outcome in [
+        "planned",
+        "succeeded",
+        "failed",
+        "parked",
+        "refused",
+        "deferred",
+    ] {
         assert!(value(&samples, "pullrecon_replay_items", &[("outcome", outcome)]).is_some());
     }
-    assert_eq!(value(&samples, "pullrecon_unresolved_items", &[]), Some(35.0));
+    assert_eq!(
+        value(&samples, "pullrecon_unresolved_items", &[]),
+        Some(35.0)
+    );
     // The oldest unresolved item: P6, received 2026-11-19T07:30:02Z, never processed.
     let age = value(&samples, "pullrecon_oldest_unresolved_age_seconds", &[]).unwrap();
-    assert_eq!(age, (21.0 * 3600.0 + 29.0 * 60.0 + 58.0), "as-of minus 2026-11-19T07:30:02Z");
-    assert_eq!(value(&samples, "pullrecon_last_run_exit_code", &[]), Some(3.0));
+    assert_eq!(
+        age,
+        (21.0 * 3600.0 + 29.0 * 60.0 + 58.0),
+        "as-of minus 2026-11-19T07:30:02Z"
+    );
+    assert_eq!(
+        value(&samples, "pullrecon_last_run_exit_code", &[]),
+        Some(3.0)
+    );
     assert!(value(&samples, "pullrecon_run_duration_seconds", &[]).unwrap() > 0.0);
     let last = value(&samples, "pullrecon_last_run_timestamp_seconds", &[]).unwrap();
     assert!(last > 1.7e9);
@@ -126,13 +149,21 @@ fn a_failed_run_keeps_the_last_success() {
     assert_eq!(s.run(&["--quiet"]).status.code(), Some(1));
     let second = parse(&path);
     assert_eq!(value(&second, "pullrecon_last_run_success", &[]), Some(0.0));
-    assert_eq!(value(&second, "pullrecon_last_run_exit_code", &[]), Some(1.0));
+    assert_eq!(
+        value(&second, "pullrecon_last_run_exit_code", &[]),
+        Some(1.0)
+    );
     assert_eq!(
         value(&second, "pullrecon_last_success_timestamp_seconds", &[]),
         Some(success)
     );
     assert!(
-        value(&second, "pullrecon_findings", &[("category", "pull-failed")]).is_none(),
+        value(
+            &second,
+            "pullrecon_findings",
+            &[("category", "pull-failed")]
+        )
+        .is_none(),
         "no findings of a run that was not done"
     );
 }

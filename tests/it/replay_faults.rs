@@ -52,6 +52,11 @@ async fn transient_answers_back_off_exponentially_with_full_jitter() {
     }
     assert_eq!(rows[0].attempt, Some(1));
     assert_eq!(rows[3].attempt, Some(4));
+    // The W3C traceparent recorded is the one the server got, new for each attempt.
+    let sent: Vec<Option<String>> = s.seen().into_iter().map(|x| x.traceparent).collect();
+    let recorded: Vec<Option<String>> = rows.iter().map(|r| r.traceparent.clone()).collect();
+    assert_eq!(sent, recorded);
+    assert_eq!(recorded.iter().collect::<std::collections::HashSet<_>>().len(), 4);
     assert_eq!(rows[0].status, Some(503));
     assert_eq!(rows[0].class, "transient");
 }

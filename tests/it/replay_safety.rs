@@ -173,6 +173,7 @@ async fn a_refused_token_is_renewed_once_with_the_authorization_base() {
     let d: Vec<&str> = rows.iter().map(|r| r.decision.as_str()).collect();
     assert_eq!(d, ["renew-token", "succeeded", "succeeded"]);
     assert_eq!(rows[0].status, Some(401));
+    assert_eq!((rows[0].attempt, rows[1].attempt), (Some(1), Some(2)));
     assert_no_secrets(&out, &[AUTH_BASE, "tok-1", "tok-2", "s3cr3t-client", BSN]);
 }
 

@@ -12,7 +12,11 @@ use std::process::Command;
 
 fn chromium() -> &'static str {
     for c in ["chromium", "chromium-browser"] {
-        if Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()) {
+        if Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
             return c;
         }
     }
@@ -81,12 +85,19 @@ fn the_report_renders_in_headless_chromium_with_the_runs_counts() {
         }
     }
     let total = (info.width * info.height) as usize;
-    assert!(non_white * 50 > total, "blank page: {non_white} of {total} pixels");
+    assert!(
+        non_white * 50 > total,
+        "blank page: {non_white} of {total} pixels"
+    );
     assert!(red > 2_000, "no chart drawn: {red} red pixels");
 
     // The DOM after rendering: each category's count as the findings table has it.
     let profile = tempfile::tempdir().unwrap();
-    let o = headless(profile.path()).arg("--dump-dom").arg(&url).output().unwrap();
+    let o = headless(profile.path())
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let dom = stdout(&o);
     let counts = counts_from_table(&s.out);
@@ -107,13 +118,23 @@ fn the_page_is_self_contained_and_holds_no_bsn() {
     let s = sample_job("");
     s.run(&["--quiet"]);
     let page = std::fs::read_to_string(s.out.join("report.html")).unwrap();
-    for bad in ["<script", "<link", "<img", "<iframe", "@import", "url(", "src=", "href="] {
+    for bad in [
+        "<script", "<link", "<img", "<iframe", "@import", "url(", "src=", "href=",
+    ] {
         assert!(!page.contains(bad), "{bad} in the page");
     }
     for bsn in sample_bsns() {
         assert!(!page.contains(&bsn), "a BSN in the page");
     }
-    for section in ["id=\"categories\"", "id=\"senders\"", "id=\"trend\"", "id=\"replay-status\"", "id=\"oldest\"", "id=\"bsn-summary\"", "id=\"bsn\""] {
+    for section in [
+        "id=\"categories\"",
+        "id=\"senders\"",
+        "id=\"trend\"",
+        "id=\"replay-status\"",
+        "id=\"oldest\"",
+        "id=\"bsn-summary\"",
+        "id=\"bsn\"",
+    ] {
         assert!(page.contains(section), "{section}");
     }
 }
@@ -127,7 +148,14 @@ fn report_prints_a_summary_and_shows_the_trend_and_replay_attempts() {
     // Two runs, two dates: the trend has two points.
     let run = |as_of: &str| {
         let o = bin()
-            .args(["run", "--job", s.job.to_str().unwrap(), "--quiet", "--as-of", as_of])
+            .args([
+                "run",
+                "--job",
+                s.job.to_str().unwrap(),
+                "--quiet",
+                "--as-of",
+                as_of,
+            ])
             .env("PULLRECON_TEST_KEY", "report-test-key")
             .output()
             .unwrap();
@@ -146,7 +174,13 @@ fn report_prints_a_summary_and_shows_the_trend_and_replay_attempts() {
     write_replay_attempts(&s.out.join("replay_attempts/date=2026-11-20"), &run_id);
 
     let html = s.dir.path().join("r/report.html");
-    let o = pullrecon(&["report", "--out", s.out.to_str().unwrap(), "--html", html.to_str().unwrap()]);
+    let o = pullrecon(&[
+        "report",
+        "--out",
+        s.out.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+    ]);
     let text = stdout(&o);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(text.contains("as of 2026-11-20T05:00:00Z"), "{text}");
@@ -155,7 +189,10 @@ fn report_prints_a_summary_and_shows_the_trend_and_replay_attempts() {
     assert!(text.contains(&html.display().to_string()));
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("id=\"chart-trend\""));
-    assert!(page.contains("<td>succeeded</td><td class=\"num\">1</td>"), "replay_attempts counted");
+    assert!(
+        page.contains("<td>succeeded</td><td class=\"num\">1</td>"),
+        "replay_attempts counted"
+    );
     assert!(page.contains("<td>failed</td><td class=\"num\">1</td>"));
     assert!(!page.contains("(no key)"), "pseudonyms shown with a key");
     for bsn in sample_bsns() {

@@ -39,7 +39,14 @@ pub fn ints(out: &Path, table: &str, col: &str) -> Vec<Option<i64>> {
         .collect()
 }
 
-type Row = (String, String, Option<String>, Option<String>, Option<String>, bool);
+type Row = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    bool,
+);
 
 /// The findings table's rows, in the terms of `expected-findings.json`.
 pub fn finding_rows(out: &Path) -> BTreeSet<Row> {
@@ -136,7 +143,11 @@ pub fn sample_job(extra: &str) -> SampleJob {
 pub fn sample_job_edit(extra: &str, edit: impl Fn(String) -> String) -> SampleJob {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let job = write_job(dir.path(), "sample.toml", &edit(sample_job_text(&out, extra)));
+    let job = write_job(
+        dir.path(),
+        "sample.toml",
+        &edit(sample_job_text(&out, extra)),
+    );
     SampleJob { dir, job, out }
 }
 
@@ -159,7 +170,12 @@ fn job_runs(out: &Path) -> Vec<(String, String, String, Option<String>, i64)> {
     let mut v = Vec::new();
     for b in table_batches(out, "job_runs") {
         let s = |n| column_strings(&b, n);
-        let (id, st, rs, re) = (s("run_id"), s("status"), s("replay_status"), s("replay_error"));
+        let (id, st, rs, re) = (
+            s("run_id"),
+            s("status"),
+            s("replay_status"),
+            s("replay_error"),
+        );
         let ex = column_i64(&b, "exit_code");
         for i in 0..b.num_rows() {
             v.push((
@@ -190,7 +206,13 @@ fn the_sample_job_runs_every_step_under_one_run_id() {
     assert_eq!(ids.len(), 1, "{ids:?}");
     let run_id = ids.into_iter().next().unwrap();
     assert!(out_text.contains(&run_id));
-    for step in ["reconcile", "replay", "reconcile-again", "report", "metrics"] {
+    for step in [
+        "reconcile",
+        "replay",
+        "reconcile-again",
+        "report",
+        "metrics",
+    ] {
         assert!(out_text.contains(step), "{step}: {out_text}");
     }
 
@@ -201,7 +223,7 @@ fn the_sample_job_runs_every_step_under_one_run_id() {
     assert_eq!(*exit, 3);
     let html = std::fs::read_to_string(s.out.join("report.html")).unwrap();
     let prom = std::fs::read_to_string(s.out.join("pullrecon.prom")).unwrap();
-    let replay_metric = format!("pullrecon_step_success{{pullrecon_job=\"sample\",step=\"replay\"}}");
+    let replay_metric = "pullrecon_step_success{pullrecon_job=\"sample\",step=\"replay\"}";
     match replay_status.as_str() {
         // The replay step failed (while replay is the "not available yet" stub, always): the run
         // still did its other steps, and the failure is in the run, the report and the metrics.
@@ -222,7 +244,10 @@ fn the_sample_job_runs_every_step_under_one_run_id() {
     }
     assert!(html.contains(&run_id));
     for bsn in sample_bsns() {
-        assert!(!out_text.contains(&bsn) && !err.contains(&bsn), "BSN in output");
+        assert!(
+            !out_text.contains(&bsn) && !err.contains(&bsn),
+            "BSN in output"
+        );
         assert!(!html.contains(&bsn), "BSN in the report");
     }
 }
@@ -240,11 +265,14 @@ fn rerunning_a_date_replaces_its_tables_and_says_so() {
         text.contains(&format!("date 2026-11-20 already holds run {first_id}")),
         "{text}"
     );
-    assert!(text.contains("replaced"), "{text}");
+    assert!(text.contains("this run replaces its tables"), "{text}");
     // The contract's tables: one file per date, all of the second run.
     for t in pullrecon::tables::TABLES {
         let ids: BTreeSet<_> = strings(&s.out, t, "run_id").into_iter().collect();
-        assert!(ids.len() <= 1 && !ids.contains(&Some(first_id.clone())), "{t}");
+        assert!(
+            ids.len() <= 1 && !ids.contains(&Some(first_id.clone())),
+            "{t}"
+        );
     }
     assert_eq!(finding_rows(&s.out), expected_rows());
     // job_runs keeps both executions, the second naming the run it replaced.
@@ -306,7 +334,10 @@ fn two_runs_at_once_one_runs_one_refuses_and_the_tables_stay_intact() {
     let mut attempts = 0;
     loop {
         attempts += 1;
-        assert!(attempts <= 20, "run A never held the lock long enough to be paused");
+        assert!(
+            attempts <= 20,
+            "run A never held the lock long enough to be paused"
+        );
         let mut a = bin()
             .args(["run", "--job", s.job.to_str().unwrap(), "--quiet"])
             .stderr(std::process::Stdio::null())
@@ -336,7 +367,10 @@ fn two_runs_at_once_one_runs_one_refuses_and_the_tables_stay_intact() {
         let a_status = a.wait().unwrap();
         assert_eq!(b.status.code(), Some(75), "{}", stderr(&b));
         let err = stderr(&b);
-        assert!(err.contains("is locked by another pullrecon process"), "{err}");
+        assert!(
+            err.contains("is locked by another pullrecon process"),
+            "{err}"
+        );
         assert!(err.contains(&format!("pid {pid}")), "{err}");
         assert!(err.contains("nothing was changed"), "{err}");
         assert_eq!(err.trim_end().lines().count(), 1, "{err}");
@@ -352,8 +386,16 @@ fn two_runs_at_once_one_runs_one_refuses_and_the_tables_stay_intact() {
         .collect();
     assert_eq!(ids.len(), 1, "{ids:?}");
     assert_eq!(finding_rows(&s.out), expected_rows());
-    assert!(snapshot(&s.out).iter().all(|(p, _, _)| !p.to_string_lossy().ends_with(".tmp")));
-    assert_eq!(job_runs(&s.out).len(), 2, "two runs ran, the refused one is not recorded");
+    assert!(
+        snapshot(&s.out)
+            .iter()
+            .all(|(p, _, _)| !p.to_string_lossy().ends_with(".tmp"))
+    );
+    assert_eq!(
+        job_runs(&s.out).len(),
+        2,
+        "two runs ran, the refused one is not recorded"
+    );
 }
 
 #[test]
@@ -393,7 +435,11 @@ fn run_reads_the_replayed_log_folder_and_reconcile_does_not() {
     let s = sample_job_edit("", no_replay);
     let replayed = pullrecon::replay::replayed_log_dir(&s.out);
     std::fs::create_dir_all(&replayed).unwrap();
-    std::fs::write(replayed.join("replayed.ndjson"), format!("{REPLAYED_PULL}\n")).unwrap();
+    std::fs::write(
+        replayed.join("replayed.ndjson"),
+        format!("{REPLAYED_PULL}\n"),
+    )
+    .unwrap();
     let pull_failed = |out: &Path| {
         strings(out, "findings", "category")
             .iter()
@@ -402,9 +448,17 @@ fn run_reads_the_replayed_log_folder_and_reconcile_does_not() {
     };
     let o = s.run(&["--quiet"]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert_eq!(pull_failed(&s.out), 3, "the replayed 200 resolves one pull-failed");
+    assert_eq!(
+        pull_failed(&s.out),
+        3,
+        "the replayed 200 resolves one pull-failed"
+    );
     let inputs = strings(&s.out, "input_files", "path");
-    assert!(inputs.iter().any(|p| p.as_deref().unwrap().contains("/replayed/")));
+    assert!(
+        inputs
+            .iter()
+            .any(|p| p.as_deref().unwrap().contains("/replayed/"))
+    );
 
     let plain = s.dir.path().join("plain");
     std::fs::create_dir_all(&plain).unwrap();
@@ -428,7 +482,11 @@ fn run_reads_the_replayed_log_folder_and_reconcile_does_not() {
         "--quiet",
     ]);
     assert_eq!(o.status.code(), Some(3));
-    assert_eq!(pull_failed(&plain), 4, "plain reconcile ignores the replayed folder");
+    assert_eq!(
+        pull_failed(&plain),
+        4,
+        "plain reconcile ignores the replayed folder"
+    );
 }
 
 #[test]
@@ -441,8 +499,11 @@ fn a_run_that_cannot_be_done_exits_1_and_is_recorded() {
     let o = s.run(&[]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    let last = err.trim_end().lines().last().unwrap();
-    assert!(last.starts_with("pullrecon: ") && last.contains("no-such-folder"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(
+        err.starts_with("pullrecon: ") && err.contains("no-such-folder"),
+        "{err}"
+    );
     let jr = job_runs(&s.out);
     assert_eq!(jr.len(), 1);
     assert_eq!(jr[0].1, "failed");
@@ -450,6 +511,9 @@ fn a_run_that_cannot_be_done_exits_1_and_is_recorded() {
     let prom = std::fs::read_to_string(s.out.join("pullrecon.prom")).unwrap();
     assert!(prom.contains("pullrecon_last_run_exit_code{pullrecon_job=\"sample\"} 1\n"));
     assert!(prom.contains("pullrecon_last_run_success{pullrecon_job=\"sample\"} 0\n"));
-    assert!(!s.out.join("runs").exists(), "no table of a run that was not done");
+    assert!(
+        !s.out.join("runs").exists(),
+        "no table of a run that was not done"
+    );
     assert!(ints(&s.out, "job_runs", "exit_code").contains(&Some(1)));
 }
