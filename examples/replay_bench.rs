@@ -29,8 +29,10 @@ fn arg(name: &str, default: u64) -> u64 {
 fn task(n: u64, per: u64) -> serde_json::Value {
     let param = "http://fhir.nl/fhir/NamingSystem/TaskParameter";
     let inputs: Vec<_> = (0..per)
-        .map(|k| json!({"type": {"coding": [{"system": param, "code": "read-available-resource"}]},
-                        "valueReference": {"reference": format!("DocumentReference/d-{n}-{k}")}}))
+        .map(|k| {
+            json!({"type": {"coding": [{"system": param, "code": "read-available-resource"}]},
+                        "valueReference": {"reference": format!("DocumentReference/d-{n}-{k}")}})
+        })
         .collect();
     json!({
         "resourceType": "Task",
@@ -59,7 +61,13 @@ async fn main() -> anyhow::Result<()> {
     let base = format!("http://{}/fhir", listener.local_addr()?);
     let app = axum::Router::new().fallback(move |req: Request| async move {
         tokio::time::sleep(latency).await;
-        let id = req.uri().path().rsplit('/').next().unwrap_or("x").to_owned();
+        let id = req
+            .uri()
+            .path()
+            .rsplit('/')
+            .next()
+            .unwrap_or("x")
+            .to_owned();
         (
             [("content-type", "application/fhir+json")],
             json!({"resourceType": "DocumentReference", "id": id, "status": "current"}).to_string(),
@@ -70,13 +78,24 @@ async fn main() -> anyhow::Result<()> {
 
     // The logs: notifications delivered and never pulled.
     let dir = tempfile::tempdir()?;
-    let (sent, received) = (dir.path().join("sent.ndjson"), dir.path().join("received.ndjson"));
+    let (sent, received) = (
+        dir.path().join("sent.ndjson"),
+        dir.path().join("received.ndjson"),
+    );
     let mut s = std::io::BufWriter::new(std::fs::File::create(&sent)?);
     let mut r = std::io::BufWriter::new(std::fs::File::create(&received)?);
     for n in 0..notifications {
         let t = task(n, per);
-        writeln!(s, "{}", json!({"ts": "2026-11-19T09:00:00Z", "interaction": "notify", "status": 201, "task": t}))?;
-        writeln!(r, "{}", json!({"ts": "2026-11-19T09:00:01Z", "interaction": "notify", "status": 201, "task": t}))?;
+        writeln!(
+            s,
+            "{}",
+            json!({"ts": "2026-11-19T09:00:00Z", "interaction": "notify", "status": 201, "task": t})
+        )?;
+        writeln!(
+            r,
+            "{}",
+            json!({"ts": "2026-11-19T09:00:01Z", "interaction": "notify", "status": 201, "task": t})
+        )?;
     }
     s.flush()?;
     r.flush()?;
@@ -87,7 +106,8 @@ async fn main() -> anyhow::Result<()> {
         sent: vec![sent.display().to_string()],
         received: vec![received.display().to_string()],
         out: out.clone(),
-        as_of: pullrecon::time::parse_rfc3339("2026-11-20T05:00:00Z").map_err(|_| anyhow::anyhow!("as-of"))?,
+        as_of: pullrecon::time::parse_rfc3339("2026-11-20T05:00:00Z")
+            .map_err(|_| anyhow::anyhow!("as-of"))?,
         grace_seconds: 900,
         lookback_seconds: 30 * 86_400,
         push_sla_seconds: 86_400,
@@ -113,11 +133,32 @@ async fn main() -> anyhow::Result<()> {
     let total_s = t1.elapsed().as_secs_f64();
     let ideal = concurrency as f64 / latency.as_secs_f64();
     let achieved = sum.succeeded as f64 / sum.send_seconds;
-    println!("replay benchmark: {items} retrievals, sender latency {} ms, concurrency {concurrency} (per host {concurrency})", latency.as_millis());
-    println!("  replayable findings: {}", outcome.findings.iter().filter(|f| f.replayable).count());
-    println!("  succeeded {} of {} planned, {} attempts, {} failed", sum.succeeded, sum.planned, sum.attempts, sum.failed + sum.parked + sum.deferred + sum.refused);
-    println!("  reconcile (plan input): {reconcile_s:.2} s; replay in all (plan, send, table): {total_s:.2} s");
-    println!("  sending phase: {:.2} s -> {achieved:.0} requests/s", sum.send_seconds);
-    println!("  ideal {concurrency} / {:.3} s = {ideal:.0} requests/s; achieved fraction {:.3} (goal >= 0.9)", latency.as_secs_f64(), achieved / ideal);
+    println!(
+        "replay benchmark: {items} retrievals, sender latency {} ms, concurrency {concurrency} (per host {concurrency})",
+        latency.as_millis()
+    );
+    println!(
+        "  replayable findings: {}",
+        outcome.findings.iter().filter(|f| f.replayable).count()
+    );
+    println!(
+        "  succeeded {} of {} planned, {} attempts, {} failed",
+        sum.succeeded,
+        sum.planned,
+        sum.attempts,
+        sum.failed + sum.parked + sum.deferred + sum.refused
+    );
+    println!(
+        "  reconcile (plan input): {reconcile_s:.2} s; replay in all (plan, send, table): {total_s:.2} s"
+    );
+    println!(
+        "  sending phase: {:.2} s -> {achieved:.0} requests/s",
+        sum.send_seconds
+    );
+    println!(
+        "  ideal {concurrency} / {:.3} s = {ideal:.0} requests/s; achieved fraction {:.3} (goal >= 0.9)",
+        latency.as_secs_f64(),
+        achieved / ideal
+    );
     Ok(())
 }

@@ -31,6 +31,9 @@ pub struct Options {
     pub command: String,
     /// A run id given by the caller (`run` uses one id for all its steps); else a new one.
     pub run_id: Option<String>,
+    /// Logs written by pullrecon's replay (folders or globs; absent ones are skipped): read as
+    /// received log, and not cut at as-of (see `ingest::ingest`).
+    pub replayed: Vec<String>,
     /// `Some((i, n))`: only the groups whose hash falls in shard `i` of `n` (see `--shard`).
     pub shard: Option<(u32, u32)>,
 }
@@ -82,7 +85,7 @@ pub fn reconcile(opts: &Options) -> Result<Outcome> {
         from: opts.as_of - opts.lookback_seconds * MICROS_PER_SEC,
         to: opts.as_of,
     };
-    let ingested = ingest::ingest(&opts.sent, &opts.received, window)?;
+    let ingested = ingest::ingest(&opts.sent, &opts.received, &opts.replayed, window)?;
     let Ingested {
         files,
         events,
@@ -172,6 +175,7 @@ fn parameters_json(o: &Options) -> String {
     serde_json::json!({
         "sent": o.sent,
         "received": o.received,
+        "replayed": o.replayed,
         "out": o.out.display().to_string(),
         "as_of": format_ts(o.as_of),
         "grace": format_duration(o.grace_seconds),

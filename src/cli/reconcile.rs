@@ -85,6 +85,7 @@ impl Args {
             pseudonymiser: Pseudonymiser::new(key),
             command,
             run_id: None,
+            replayed: Vec::new(),
             shard: None,
         })
     }

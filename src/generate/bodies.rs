@@ -40,16 +40,56 @@ impl Org {
 
 /// Sending organisations that the sent log covers.
 pub const SENDERS: [Org; 10] = [
-    Org { ura: "32109876", name: "Ziekenhuis Amstelrade", host: "amstelrade" },
-    Org { ura: "20481632", name: "Huisartsenpraktijk De Linde", host: "delinde" },
-    Org { ura: "41872305", name: "Zorggroep Waterland", host: "waterland" },
-    Org { ura: "15550321", name: "Ziekenhuis Rijnoever", host: "rijnoever" },
-    Org { ura: "27730418", name: "GGZ De Brug", host: "debrug" },
-    Org { ura: "36610284", name: "Huisartsenpost Kennemerland", host: "hapkennemerland" },
-    Org { ura: "44210937", name: "Verpleeghuis Het Baken", host: "hetbaken" },
-    Org { ura: "50918273", name: "Ziekenhuis Zuiderpoort", host: "zuiderpoort" },
-    Org { ura: "61028374", name: "Wijkverpleging Oost", host: "wijkoost" },
-    Org { ura: "72839405", name: "Fysiotherapie Centrum", host: "fysiocentrum" },
+    Org {
+        ura: "32109876",
+        name: "Ziekenhuis Amstelrade",
+        host: "amstelrade",
+    },
+    Org {
+        ura: "20481632",
+        name: "Huisartsenpraktijk De Linde",
+        host: "delinde",
+    },
+    Org {
+        ura: "41872305",
+        name: "Zorggroep Waterland",
+        host: "waterland",
+    },
+    Org {
+        ura: "15550321",
+        name: "Ziekenhuis Rijnoever",
+        host: "rijnoever",
+    },
+    Org {
+        ura: "27730418",
+        name: "GGZ De Brug",
+        host: "debrug",
+    },
+    Org {
+        ura: "36610284",
+        name: "Huisartsenpost Kennemerland",
+        host: "hapkennemerland",
+    },
+    Org {
+        ura: "44210937",
+        name: "Verpleeghuis Het Baken",
+        host: "hetbaken",
+    },
+    Org {
+        ura: "50918273",
+        name: "Ziekenhuis Zuiderpoort",
+        host: "zuiderpoort",
+    },
+    Org {
+        ura: "61028374",
+        name: "Wijkverpleging Oost",
+        host: "wijkoost",
+    },
+    Org {
+        ura: "72839405",
+        name: "Fysiotherapie Centrum",
+        host: "fysiocentrum",
+    },
 ];
 
 /// A sender that appears only in the received log (the sent log does not cover it).
@@ -67,12 +107,36 @@ pub const LAB: Org = Org {
 };
 
 pub const RECEIVERS: [Org; 6] = [
-    Org { ura: "67012345", name: "Revalidatiecentrum Het Anker", host: "hetanker" },
-    Org { ura: "73920481", name: "Ziekenhuis Oosterheem", host: "oosterheem" },
-    Org { ura: "81234560", name: "Huisartsenpraktijk Molenwijk", host: "molenwijk" },
-    Org { ura: "90817263", name: "Thuiszorg West", host: "thuiszorgwest" },
-    Org { ura: "13579246", name: "Hospice De Linde", host: "hospicedelinde" },
-    Org { ura: "24681357", name: "Apotheek Centrum", host: "apotheekcentrum" },
+    Org {
+        ura: "67012345",
+        name: "Revalidatiecentrum Het Anker",
+        host: "hetanker",
+    },
+    Org {
+        ura: "73920481",
+        name: "Ziekenhuis Oosterheem",
+        host: "oosterheem",
+    },
+    Org {
+        ura: "81234560",
+        name: "Huisartsenpraktijk Molenwijk",
+        host: "molenwijk",
+    },
+    Org {
+        ura: "90817263",
+        name: "Thuiszorg West",
+        host: "thuiszorgwest",
+    },
+    Org {
+        ura: "13579246",
+        name: "Hospice De Linde",
+        host: "hospicedelinde",
+    },
+    Org {
+        ura: "24681357",
+        name: "Apotheek Centrum",
+        host: "apotheekcentrum",
+    },
 ];
 
 /// A BgZ section: type coding (system, code, display), Dutch text, the search as a sender writes it
@@ -87,54 +151,143 @@ pub struct Section {
 }
 
 pub const SECTIONS: [Section; 16] = [
-    Section { system: LOINC, code: "79191-3", display: "Patient demographics panel", text: "Demografie en identificatie",
-        search: "Patient?_include=Patient%3Ageneral-practitioner", pulled_as: "Patient?_include=Patient:general-practitioner" },
-    Section { system: LOINC, code: "48768-6", display: "Payment sources Document", text: "Financiële informatie",
+    Section {
+        system: LOINC,
+        code: "79191-3",
+        display: "Patient demographics panel",
+        text: "Demografie en identificatie",
+        search: "Patient?_include=Patient%3Ageneral-practitioner",
+        pulled_as: "Patient?_include=Patient:general-practitioner",
+    },
+    Section {
+        system: LOINC,
+        code: "48768-6",
+        display: "Payment sources Document",
+        text: "Financiële informatie",
         search: "Coverage?_include=Coverage%3Apayor%3AOrganization&_include=Coverage%3Apayor%3APatient",
-        pulled_as: "Coverage?_include=Coverage:payor:Organization&_include=Coverage:payor:Patient" },
-    Section { system: SNOMED, code: "11291000146105", display: "Treatment instructions", text: "Behandelaanwijzing",
+        pulled_as: "Coverage?_include=Coverage:payor:Organization&_include=Coverage:payor:Patient",
+    },
+    Section {
+        system: SNOMED,
+        code: "11291000146105",
+        display: "Treatment instructions",
+        text: "Behandelaanwijzing",
         search: "Consent?category=http%3A%2F%2Fsnomed.info%2Fsct%7C11291000146105",
-        pulled_as: "Consent?category=http://snomed.info/sct%7C11291000146105" },
-    Section { system: SNOMED, code: "11341000146107", display: "Living will and advance directive record", text: "Wilsverklaring",
+        pulled_as: "Consent?category=http://snomed.info/sct%7C11291000146105",
+    },
+    Section {
+        system: SNOMED,
+        code: "11341000146107",
+        display: "Living will and advance directive record",
+        text: "Wilsverklaring",
         search: "Consent?category=http%3A%2F%2Fsnomed.info%2Fsct%7C11341000146107",
-        pulled_as: "Consent?category=http%3A%2F%2Fsnomed.info%2Fsct%7C11341000146107" },
-    Section { system: LOINC, code: "47420-5", display: "Functional status assessment note", text: "Functionele status",
+        pulled_as: "Consent?category=http%3A%2F%2Fsnomed.info%2Fsct%7C11341000146107",
+    },
+    Section {
+        system: LOINC,
+        code: "47420-5",
+        display: "Functional status assessment note",
+        text: "Functionele status",
         search: "Observation/$lastn?category=http%3A%2F%2Fsnomed.info%2Fsct%7C118228005%2Chttp%3A%2F%2Fsnomed.info%2Fsct%7C384821006",
-        pulled_as: "Observation/%24lastn?category=http%3A%2F%2Fsnomed.info%2Fsct%7C118228005,http%3A%2F%2Fsnomed.info%2Fsct%7C384821006" },
-    Section { system: LOINC, code: "11450-4", display: "Problem list - Reported", text: "Probleem",
-        search: "Condition", pulled_as: "Condition" },
-    Section { system: SNOMED, code: "228273003", display: "Finding relating to alcohol drinking behavior", text: "Alcoholgebruik",
+        pulled_as: "Observation/%24lastn?category=http%3A%2F%2Fsnomed.info%2Fsct%7C118228005,http%3A%2F%2Fsnomed.info%2Fsct%7C384821006",
+    },
+    Section {
+        system: LOINC,
+        code: "11450-4",
+        display: "Problem list - Reported",
+        text: "Probleem",
+        search: "Condition",
+        pulled_as: "Condition",
+    },
+    Section {
+        system: SNOMED,
+        code: "228273003",
+        display: "Finding relating to alcohol drinking behavior",
+        text: "Alcoholgebruik",
         search: "Observation?code=http%3A%2F%2Fsnomed.info%2Fsct%7C228273003",
-        pulled_as: "Observation?code=http://snomed.info/sct|228273003" },
-    Section { system: SNOMED, code: "365980008", display: "Tobacco use and exposure - finding", text: "Tabaksgebruik",
+        pulled_as: "Observation?code=http://snomed.info/sct|228273003",
+    },
+    Section {
+        system: SNOMED,
+        code: "365980008",
+        display: "Tobacco use and exposure - finding",
+        text: "Tabaksgebruik",
         search: "Observation?code=http%3A%2F%2Fsnomed.info%2Fsct%7C365980008",
-        pulled_as: "Observation?code=http%3A%2F%2Fsnomed.info%2Fsct%7C365980008" },
-    Section { system: LOINC, code: "75310-3", display: "Health concerns Document", text: "Alert",
-        search: "Flag", pulled_as: "Flag" },
-    Section { system: LOINC, code: "48765-2", display: "Allergies and adverse reactions Document", text: "Allergieën",
-        search: "AllergyIntolerance", pulled_as: "AllergyIntolerance" },
-    Section { system: SNOMED, code: "422979000", display: "Known medication use", text: "Medicatiegebruik",
+        pulled_as: "Observation?code=http%3A%2F%2Fsnomed.info%2Fsct%7C365980008",
+    },
+    Section {
+        system: LOINC,
+        code: "75310-3",
+        display: "Health concerns Document",
+        text: "Alert",
+        search: "Flag",
+        pulled_as: "Flag",
+    },
+    Section {
+        system: LOINC,
+        code: "48765-2",
+        display: "Allergies and adverse reactions Document",
+        text: "Allergieën",
+        search: "AllergyIntolerance",
+        pulled_as: "AllergyIntolerance",
+    },
+    Section {
+        system: SNOMED,
+        code: "422979000",
+        display: "Known medication use",
+        text: "Medicatiegebruik",
         search: "MedicationStatement?category=urn:oid:2.16.840.1.113883.2.4.3.11.60.20.77.5.3|6&_include=MedicationStatement:medication",
-        pulled_as: "MedicationStatement?category=urn%3Aoid%3A2.16.840.1.113883.2.4.3.11.60.20.77.5.3%7C6&_include=MedicationStatement%3Amedication" },
-    Section { system: SNOMED, code: "16076005", display: "Known medication agreements", text: "Medicatieafspraak",
+        pulled_as: "MedicationStatement?category=urn%3Aoid%3A2.16.840.1.113883.2.4.3.11.60.20.77.5.3%7C6&_include=MedicationStatement%3Amedication",
+    },
+    Section {
+        system: SNOMED,
+        code: "16076005",
+        display: "Known medication agreements",
+        text: "Medicatieafspraak",
         search: "MedicationRequest?category=http%3A%2F%2Fsnomed.info%2Fsct%7C16076005&_include=MedicationRequest:medication",
-        pulled_as: "MedicationRequest?category=http://snomed.info/sct%7C16076005&_include=MedicationRequest:medication" },
-    Section { system: LOINC, code: "11369-6", display: "History of Immunization Narrative", text: "Vaccinaties",
-        search: "Immunization?status=completed", pulled_as: "Immunization?status=completed" },
-    Section { system: LOINC, code: "85354-9", display: "Blood pressure", text: "Bloeddruk",
+        pulled_as: "MedicationRequest?category=http://snomed.info/sct%7C16076005&_include=MedicationRequest:medication",
+    },
+    Section {
+        system: LOINC,
+        code: "11369-6",
+        display: "History of Immunization Narrative",
+        text: "Vaccinaties",
+        search: "Immunization?status=completed",
+        pulled_as: "Immunization?status=completed",
+    },
+    Section {
+        system: LOINC,
+        code: "85354-9",
+        display: "Blood pressure",
+        text: "Bloeddruk",
         search: "Observation/$lastn?code=http%3A%2F%2Floinc.org%7C85354-9",
-        pulled_as: "Observation/$lastn?code=http%3a%2f%2floinc.org%7c85354-9" },
-    Section { system: LOINC, code: "29463-7", display: "Body weight", text: "Lichaamsgewicht",
+        pulled_as: "Observation/$lastn?code=http%3a%2f%2floinc.org%7c85354-9",
+    },
+    Section {
+        system: LOINC,
+        code: "29463-7",
+        display: "Body weight",
+        text: "Lichaamsgewicht",
         search: "Observation/$lastn?code=http%3A%2F%2Floinc.org%7C29463-7",
-        pulled_as: "Observation/$lastn?code=http://loinc.org%7C29463-7" },
-    Section { system: LOINC, code: "77599-9", display: "Additional documentation", text: "Correspondentie",
-        search: "DocumentReference?status=current", pulled_as: "DocumentReference?status=current" },
+        pulled_as: "Observation/$lastn?code=http://loinc.org%7C29463-7",
+    },
+    Section {
+        system: LOINC,
+        code: "77599-9",
+        display: "Additional documentation",
+        text: "Correspondentie",
+        search: "DocumentReference?status=current",
+        pulled_as: "DocumentReference?status=current",
+    },
 ];
 
 /// Searches written as Task inputs (release 1.2 `search-resource` / 1.4
 /// `query-available-resources`), with an equivalent form a receiver may log.
 pub const SEARCHES: [(&str, &str); 12] = [
-    ("Condition?clinical-status=active", "Condition?clinical-status=active"),
+    (
+        "Condition?clinical-status=active",
+        "Condition?clinical-status=active",
+    ),
     (
         "MedicationStatement?status=active&_include=MedicationStatement:medication",
         "MedicationStatement?status=active&_include=MedicationStatement%3Amedication",
@@ -147,20 +300,35 @@ pub const SEARCHES: [(&str, &str); 12] = [
         "Observation?category=laboratory&date=ge2026-10-01",
         "Observation?category=laboratory&date=ge2026-10-01",
     ),
-    ("AllergyIntolerance?clinical-status=active", "AllergyIntolerance?clinical-status=active"),
-    ("Immunization?status=completed", "Immunization?status=completed"),
+    (
+        "AllergyIntolerance?clinical-status=active",
+        "AllergyIntolerance?clinical-status=active",
+    ),
+    (
+        "Immunization?status=completed",
+        "Immunization?status=completed",
+    ),
     (
         "Procedure?category=http://snomed.info/sct%7C387713003",
         "Procedure?category=http%3A%2F%2Fsnomed.info%2Fsct%7C387713003",
     ),
-    ("MedicationRequest?status=active", "MedicationRequest?status=active"),
+    (
+        "MedicationRequest?status=active",
+        "MedicationRequest?status=active",
+    ),
     ("CarePlan?status=active", "CarePlan?status=active"),
-    ("Encounter?date=ge2026-10-01&_sort=-date", "Encounter?date=ge2026-10-01&_sort=-date"),
+    (
+        "Encounter?date=ge2026-10-01&_sort=-date",
+        "Encounter?date=ge2026-10-01&_sort=-date",
+    ),
     (
         "Observation?code=http://loinc.org%7C29463-7&_sort=-date&_count=3",
         "Observation?code=http%3a%2f%2floinc.org%7c29463-7&_sort=-date&_count=3",
     ),
-    ("DocumentReference?status=current", "DocumentReference?status=current"),
+    (
+        "DocumentReference?status=current",
+        "DocumentReference?status=current",
+    ),
 ];
 
 /// Kinds of resources read by reference, with a name part for their ids.
@@ -559,7 +727,13 @@ pub fn push(ts: i64, st: Option<u16>, message: &str, sender: &str, receiver: &st
 }
 
 /// The receiver's review of a pushed message.
-pub fn push_processed(ts: i64, message: &str, outcome: &str, sender: &str, receiver: &str) -> String {
+pub fn push_processed(
+    ts: i64,
+    message: &str,
+    outcome: &str,
+    sender: &str,
+    receiver: &str,
+) -> String {
     format!(
         "{{\"ts\":\"{}\",\"interaction\":\"push-processed\",\"message\":\"urn:uuid:{message}\",\"outcome\":\"{outcome}\",\"sender\":\"{sender}\",\"receiver\":\"{receiver}\"}}",
         utc(ts)
@@ -574,7 +748,12 @@ mod tests {
     #[test]
     fn pulled_forms_normalise_like_the_task_text() {
         for s in &SECTIONS {
-            assert_eq!(normalise(s.search, None), normalise(s.pulled_as, None), "{}", s.search);
+            assert_eq!(
+                normalise(s.search, None),
+                normalise(s.pulled_as, None),
+                "{}",
+                s.search
+            );
         }
         for (task, pulled) in SEARCHES {
             assert_eq!(normalise(task, None), normalise(pulled, None), "{task}");

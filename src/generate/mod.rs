@@ -135,7 +135,9 @@ fn mix(mut z: u64) -> u64 {
 
 impl Rng {
     fn new(seed: u64, stream: u64) -> Self {
-        Rng(mix(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ mix(stream.wrapping_add(0x632b_e59b))))
+        Rng(mix(
+            seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ mix(stream.wrapping_add(0x632b_e59b))
+        ))
     }
     fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -193,9 +195,7 @@ impl Rng {
         if self.chance(0.5) {
             let u = self.uuid();
             for chunk in u.as_bytes().chunks(3) {
-                let n = chunk
-                    .iter()
-                    .fold(0u32, |acc, b| (acc << 8) | u32::from(*b))
+                let n = chunk.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b))
                     << (8 * (3 - chunk.len()));
                 for i in 0..=chunk.len() {
                     s.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
@@ -245,10 +245,7 @@ impl Kind {
     fn notifications(self) -> u64 {
         match self {
             Kind::Update(k) => u64::from(k),
-            Kind::BeforeLookback
-            | Kind::PushHealthy
-            | Kind::PushRecent
-            | Kind::PushUncovered => 0,
+            Kind::BeforeLookback | Kind::PushHealthy | Kind::PushRecent | Kind::PushUncovered => 0,
             Kind::Fault(c, v) => match DEFAULT_RATES[c as usize].0 {
                 "update-missed" => 2 + u64::from(v),
                 "cancellation-unmatched"
@@ -492,7 +489,12 @@ impl Ctx {
         let s = &bodies::SECTIONS[i];
         Req {
             task_text: s.search.to_owned(),
-            pulled_as: if self.rng.chance(0.5) { s.pulled_as } else { s.search }.to_owned(),
+            pulled_as: if self.rng.chance(0.5) {
+                s.pulled_as
+            } else {
+                s.search
+            }
+            .to_owned(),
             read: false,
             section: Some(i),
             release_12: false,
@@ -579,7 +581,11 @@ impl Ctx {
             code_system: bodies::TASK_CODE,
             based_on: None,
             bsn: in_task.then(|| bsn.clone()),
-            patient_ref: format!("Patient/{}-p-{}", sender.host, self.rng.range(10_000, 99_999)),
+            patient_ref: format!(
+                "Patient/{}-p-{}",
+                sender.host,
+                self.rng.range(10_000, 99_999)
+            ),
             authored,
             end,
             sender,
@@ -660,7 +666,11 @@ fn send(out: &mut Out, note: &Note, json: &str, attempts: &[(i64, Option<u16>)])
 }
 
 fn receive(out: &mut Out, json: &str, ts: i64) {
-    out.put(File::RecvNp, ts, bodies::received_notify(ts, Some(201), json));
+    out.put(
+        File::RecvNp,
+        ts,
+        bodies::received_notify(ts, Some(201), json),
+    );
 }
 
 /// Pulls `reqs` one after another from `ts` with status 200, except the index `skip` (left out)
@@ -713,7 +723,15 @@ fn pull_referral(cx: &mut Ctx, out: &mut Out, key: &str, wf: &WorkflowTask, mut 
         out.put(
             File::RecvPulls,
             ts,
-            bodies::pull(ts, "get-workflow-task", Some(503), key, &format!("Task/{}", wf.id), d, None),
+            bodies::pull(
+                ts,
+                "get-workflow-task",
+                Some(503),
+                key,
+                &format!("Task/{}", wf.id),
+                d,
+                None,
+            ),
         );
         ts += 2 * MIN;
     }
@@ -742,7 +760,15 @@ fn healthy(cx: &mut Ctx, out: &mut Out, note: &Note, t: i64) -> i64 {
     let r = t + cx.rng.range(100_000, 900_000);
     receive(out, &json, r);
     let from = r + cx.rng.range(SEC, 6 * SEC);
-    pull_all(cx, out, &note.task.key(), &note.task.requests, from, None, None)
+    pull_all(
+        cx,
+        out,
+        &note.task.key(),
+        &note.task.requests,
+        from,
+        None,
+        None,
+    )
 }
 
 fn push_lines(
@@ -762,11 +788,23 @@ fn push_lines(
     }
     if received {
         let r = t + cx.rng.range(100_000, 900_000);
-        out.put(File::RecvPush, r, bodies::push(r, Some(201), &id, &s, &receiver));
+        out.put(
+            File::RecvPush,
+            r,
+            bodies::push(r, Some(201), &id, &s, &receiver),
+        );
     }
     if let Some(p) = processed {
-        let outcome = if cx.rng.chance(0.9) { "accepted" } else { "rejected" };
-        out.put(File::RecvPush, p, bodies::push_processed(p, &id, outcome, &s, &receiver));
+        let outcome = if cx.rng.chance(0.9) {
+            "accepted"
+        } else {
+            "rejected"
+        };
+        out.put(
+            File::RecvPush,
+            p,
+            bodies::push_processed(p, &id, outcome, &s, &receiver),
+        );
     }
 }
 
@@ -789,7 +827,12 @@ fn emit(kind: Kind, cx: &mut Ctx, out: &mut Out) {
             let route = cx.route();
             let note = cx.note(sender, authored, end, route, None);
             let json = note.task.json();
-            send(out, &note, &json, &[(t, Some(*cx.rng.pick(&[200, 201, 201, 202])))]);
+            send(
+                out,
+                &note,
+                &json,
+                &[(t, Some(*cx.rng.pick(&[200, 201, 201, 202])))],
+            );
             let r = t + cx.rng.range(100_000, 900_000);
             let recv_line = bodies::received_notify(r, Some(201), &json);
             if kind == Kind::ShipperDuplicate {
@@ -809,7 +852,15 @@ fn emit(kind: Kind, cx: &mut Ctx, out: &mut Out) {
                 out.put(
                     File::RecvPulls,
                     late,
-                    bodies::pull(late, first.interaction(), Some(200), &key, &first.pulled_as, d, None),
+                    bodies::pull(
+                        late,
+                        first.interaction(),
+                        Some(200),
+                        &key,
+                        &first.pulled_as,
+                        d,
+                        None,
+                    ),
                 );
                 out.counts.after_as_of += 1;
             }
@@ -819,13 +870,25 @@ fn emit(kind: Kind, cx: &mut Ctx, out: &mut Out) {
             let group = cx.rng.uuid();
             let route = cx.route();
             let mut authored = as_of - cx.rng.range(10 * HOUR, 20 * DAY);
-            let first = cx.note(sender, authored, End::At(authored + 14 * DAY), route, Some(group.clone()));
+            let first = cx.note(
+                sender,
+                authored,
+                End::At(authored + 14 * DAY),
+                route,
+                Some(group.clone()),
+            );
             let bsn = first.task.bsn.clone();
             let assertion_bsn = first.assertion_bsn.clone();
             let mut notes = vec![first];
             for _ in 1..k {
                 authored += cx.rng.range(10 * MIN, 3 * HOUR);
-                let mut n = cx.note(sender, authored, End::At(authored + 14 * DAY), route, Some(group.clone()));
+                let mut n = cx.note(
+                    sender,
+                    authored,
+                    End::At(authored + 14 * DAY),
+                    route,
+                    Some(group.clone()),
+                );
                 n.task.bsn.clone_from(&bsn);
                 n.assertion_bsn.clone_from(&assertion_bsn);
                 n.task.receiver = notes[0].task.receiver;
@@ -840,7 +903,15 @@ fn emit(kind: Kind, cx: &mut Ctx, out: &mut Out) {
                 let reqs = &note.task.requests;
                 // Superseded ones were pulled only in part: no finding (only the current counts).
                 let upto = if i + 1 == notes.len() { reqs.len() } else { 1 };
-                pull_all(cx, out, &note.task.key(), &reqs[..upto], r + 2 * SEC, None, None);
+                pull_all(
+                    cx,
+                    out,
+                    &note.task.key(),
+                    &reqs[..upto],
+                    r + 2 * SEC,
+                    None,
+                    None,
+                );
             }
         }
         Kind::Workflow => {
@@ -878,7 +949,11 @@ fn emit(kind: Kind, cx: &mut Ctx, out: &mut Out) {
                 let c = last + cx.rng.range(10 * MIN, 2 * HOUR);
                 out.put(File::SentNp, c, bodies::cancel(c, Some(200), &body, true));
                 let rc = c + cx.rng.range(100_000, 900_000);
-                out.put(File::RecvNp, rc, bodies::cancel(rc, Some(200), &body, false));
+                out.put(
+                    File::RecvNp,
+                    rc,
+                    bodies::cancel(rc, Some(200), &body, false),
+                );
             } else {
                 let c = as_of - cx.rng.range(MIN, 10 * MIN);
                 out.put(File::SentNp, c, bodies::cancel(c, Some(200), &body, true));
@@ -905,20 +980,48 @@ fn emit(kind: Kind, cx: &mut Ctx, out: &mut Out) {
             send(out, &note, &json, &[(t, None)]);
             let r = t + cx.rng.range(20 * SEC, 29 * SEC);
             receive(out, &json, r);
-            pull_all(cx, out, &note.task.key(), &note.task.requests, r + 3 * SEC, None, None);
+            pull_all(
+                cx,
+                out,
+                &note.task.key(),
+                &note.task.requests,
+                r + 3 * SEC,
+                None,
+                None,
+            );
         }
         Kind::Uncovered => {
             let t = as_of - cx.rng.range(HOUR, 20 * DAY);
             let end = cx.any_end(t);
-            let note = cx.note(&bodies::UNCOVERED, t - 10 * SEC, end, BsnRoute::TaskFlag, None);
+            let note = cx.note(
+                &bodies::UNCOVERED,
+                t - 10 * SEC,
+                end,
+                BsnRoute::TaskFlag,
+                None,
+            );
             let json = note.task.json();
             receive(out, &json, t);
-            pull_all(cx, out, &note.task.key(), &note.task.requests, t + 3 * SEC, None, None);
+            pull_all(
+                cx,
+                out,
+                &note.task.key(),
+                &note.task.requests,
+                t + 3 * SEC,
+                None,
+                None,
+            );
         }
         Kind::BeforeLookback => {
             let sender = cx.sender();
             let t = as_of - cx.rng.range(35 * DAY, 45 * DAY);
-            let note = cx.note(sender, t - 10 * SEC, End::At(t + 7 * DAY), BsnRoute::TaskFlag, None);
+            let note = cx.note(
+                sender,
+                t - 10 * SEC,
+                End::At(t + 7 * DAY),
+                BsnRoute::TaskFlag,
+                None,
+            );
             let json = note.task.json();
             send(out, &note, &json, &[(t, Some(201))]);
             out.counts.before_lookback += 1;
@@ -969,7 +1072,13 @@ fn fault(category: &str, v: u8, cx: &mut Ctx, out: &mut Out) {
             let mut notes = Vec::new();
             let mut a = authored - 6 * HOUR;
             for _ in 0..(2 + v) {
-                let mut n = cx.note(sender, a, End::At(a + 14 * DAY), BsnRoute::TaskFlag, Some(group.clone()));
+                let mut n = cx.note(
+                    sender,
+                    a,
+                    End::At(a + 14 * DAY),
+                    BsnRoute::TaskFlag,
+                    Some(group.clone()),
+                );
                 if let Some(first) = notes.first() {
                     let first: &Note = first;
                     n.task.bsn.clone_from(&first.task.bsn);
@@ -991,7 +1100,15 @@ fn fault(category: &str, v: u8, cx: &mut Ctx, out: &mut Out) {
                     send(out, note, &json, &[(ts, Some(201))]);
                     let r = ts + cx.rng.range(100_000, 900_000);
                     receive(out, &json, r);
-                    pull_all(cx, out, &note.task.key(), &note.task.requests, r + 2 * SEC, None, None);
+                    pull_all(
+                        cx,
+                        out,
+                        &note.task.key(),
+                        &note.task.requests,
+                        r + 2 * SEC,
+                        None,
+                        None,
+                    );
                 }
             }
         }
@@ -999,7 +1116,15 @@ fn fault(category: &str, v: u8, cx: &mut Ctx, out: &mut Out) {
             let note = cx.note(sender, authored, end, BsnRoute::TaskFlag, None);
             let json = note.task.json();
             receive(out, &json, t);
-            pull_all(cx, out, &note.task.key(), &note.task.requests, t + 3 * SEC, None, None);
+            pull_all(
+                cx,
+                out,
+                &note.task.key(),
+                &note.task.requests,
+                t + 3 * SEC,
+                None,
+                None,
+            );
         }
         "notification-duplicate" => {
             let route = cx.route();
@@ -1014,13 +1139,23 @@ fn fault(category: &str, v: u8, cx: &mut Ctx, out: &mut Out) {
             };
             receive(out, &json, r1);
             receive(out, &json, r2);
-            pull_all(cx, out, &note.task.key(), &note.task.requests, r2 + 3 * SEC, None, None);
+            pull_all(
+                cx,
+                out,
+                &note.task.key(),
+                &note.task.requests,
+                r2 + 3 * SEC,
+                None,
+                None,
+            );
         }
         "notification-malformed" | "task-code-system-nonstandard" => {
             let route = cx.route();
             let mut note = cx.note(sender, authored, end, route, None);
             match (category, v) {
-                ("task-code-system-nonstandard", _) => note.task.code_system = bodies::TASK_CODE_TYPO,
+                ("task-code-system-nonstandard", _) => {
+                    note.task.code_system = bodies::TASK_CODE_TYPO
+                }
                 (_, 0) => note.task.intent = "order",
                 (_, 1) => note.task.status = "draft",
                 _ => note.task.group_value = None,
@@ -1052,12 +1187,20 @@ fn fault(category: &str, v: u8, cx: &mut Ctx, out: &mut Out) {
                 } else {
                     out.put(File::SentNp, c, bodies::cancel(c, Some(200), &body, true));
                     let rc = c + cx.rng.range(100_000, 900_000);
-                    out.put(File::RecvNp, rc, bodies::cancel(rc, Some(409), &body, false));
+                    out.put(
+                        File::RecvNp,
+                        rc,
+                        bodies::cancel(rc, Some(409), &body, false),
+                    );
                 }
             } else {
                 out.put(File::SentNp, c, bodies::cancel(c, Some(200), &body, true));
                 let rc = c + cx.rng.range(100_000, 900_000);
-                out.put(File::RecvNp, rc, bodies::cancel(rc, Some(200), &body, false));
+                out.put(
+                    File::RecvNp,
+                    rc,
+                    bodies::cancel(rc, Some(200), &body, false),
+                );
                 let p = rc + cx.rng.range(2 * MIN, 10 * MIN);
                 let req = &reqs[late];
                 let st = if v == 0 { Some(410) } else { Some(200) };
@@ -1252,7 +1395,11 @@ fn generate_part(
             continue;
         }
         let (side, stem) = FILE_NAMES[f];
-        let p = if side == "sent" { part } else { (part + 1) % parts };
+        let p = if side == "sent" {
+            part
+        } else {
+            (part + 1) % parts
+        };
         let path = out_dir.join(side).join(format!("{stem}-{p:03}.ndjson"));
         lines.sort_by_key(|(ts, _)| *ts);
         let file = std::fs::File::create(&path)

@@ -65,6 +65,8 @@ pub struct InputFile {
     pub rejects: u64,
     pub duplicates: u64,
     pub out_of_window: u64,
+    /// A log that pullrecon's own replay wrote: its events count even after as-of.
+    pub replayed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -158,16 +160,32 @@ pub fn discover(patterns: &[String]) -> Result<Vec<PathBuf>> {
 }
 
 /// Reads both logs. Fails only when a named input does not exist or cannot be opened.
-pub fn ingest(sent: &[String], received: &[String], window: Window) -> Result<Ingested> {
+///
+/// `replayed` names the received-log events that pullrecon's own replay wrote (folders that may
+/// not exist yet): they are part of the received log, and, being made after the run judged, they
+/// count even when they are later than as-of.
+pub fn ingest(
+    sent: &[String],
+    received: &[String],
+    replayed: &[String],
+    window: Window,
+) -> Result<Ingested> {
     let mut files = Vec::new();
     for (side, patterns) in [(Side::Sent, sent), (Side::Received, received)] {
         for path in discover(patterns).with_context(|| format!("{} log", side.as_str()))? {
-            files.push((side, path));
+            files.push((side, path, false));
+        }
+    }
+    for pattern in replayed {
+        if Path::new(pattern).exists() || pattern.contains(['*', '?', '[']) {
+            for path in discover(std::slice::from_ref(pattern)).unwrap_or_default() {
+                files.push((Side::Received, path, true));
+            }
         }
     }
     let mut out = Ingested::default();
     let mut seen: [HashSet<u128>; 2] = [HashSet::new(), HashSet::new()];
-    for (index, (side, path)) in files.into_iter().enumerate() {
+    for (index, (side, path, replayed)) in files.into_iter().enumerate() {
         let format = Format::of(&path).expect("discover keeps known formats only");
         let file_no = index as u32;
         let (read, sha) = rayon::join(
@@ -187,6 +205,7 @@ pub fn ingest(sent: &[String], received: &[String], window: Window) -> Result<In
             rejects: 0,
             duplicates: 0,
             out_of_window: 0,
+            replayed,
         };
         let seen = &mut seen[side as usize];
         for p in read.records {
@@ -205,7 +224,7 @@ pub fn ingest(sent: &[String], received: &[String], window: Window) -> Result<In
                     if !seen.insert(p.hash) {
                         account.duplicates += 1;
                         out.duplicates += 1;
-                    } else if event.ts > window.to {
+                    } else if event.ts > window.to && !replayed {
                         account.out_of_window += 1;
                         out.after_as_of += 1;
                     } else if event.ts < window.from {

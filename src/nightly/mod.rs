@@ -51,7 +51,7 @@ impl Console {
         }
     }
 
-    /// A JSON event (JSON mode only): one object per line, with `ts` and `event` first.
+    /// A JSON event (JSON mode only): one object per line, with `ts` and `event`.
     pub fn event(&self, event: &str, fields: serde_json::Value) {
         if !self.json || self.quiet {
             return;
@@ -174,17 +174,19 @@ fn fingerprint(dir: &Path) -> Vec<(String, u64, Option<std::time::SystemTime>)> 
     v
 }
 
-/// The reconcile options of a run. The replayed log folder (`replay::replayed_log_dir`) is added
-/// to the received log when it holds log files: `run` and `backfill` read it, plain `reconcile`
-/// does not.
+/// The reconcile options of a run. The replayed log folder (`replay::replayed_log_dir`) is read
+/// as part of the received log, its events counted even after as-of (they were made after the
+/// run judged): `run` and `backfill` read it, plain `reconcile` does not.
 pub fn options(spec: &RunSpec, pseudonymiser: Pseudonymiser) -> Options {
     let job = spec.job;
     let tz = job.tz();
-    let (sent, mut received) = job.inputs_for(local_date(spec.as_of, tz));
+    let (sent, received) = job.inputs_for(local_date(spec.as_of, tz));
     let replayed = replayed_log_dir(&job.output.dir);
-    if has_logs(&replayed) {
-        received.push(replayed.display().to_string());
-    }
+    let replayed = if has_logs(&replayed) {
+        vec![replayed.display().to_string()]
+    } else {
+        Vec::new()
+    };
     let lookback = match spec.day {
         Some(w) => w.seconds(),
         None => job.windows.lookback.0,
@@ -202,6 +204,7 @@ pub fn options(spec: &RunSpec, pseudonymiser: Pseudonymiser) -> Options {
         pseudonymiser,
         command: spec.command.clone(),
         run_id: Some(spec.run_id.clone()),
+        replayed,
         shard: None,
     }
 }

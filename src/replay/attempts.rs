@@ -98,7 +98,10 @@ pub fn table(rows: &[Row]) -> Result<polars::prelude::DataFrame> {
         .text("acting_system", s(|x| Some(x.acting_system.as_str())))
         .text("on_behalf_of", s(|x| x.on_behalf_of.as_deref()))
         .text("patient", s(|x| x.patient.as_deref()))
-        .text("audit_type", r.iter().map(|_| Some("110110")).collect::<Vec<_>>())
+        .text(
+            "audit_type",
+            r.iter().map(|_| Some("110110")).collect::<Vec<_>>(),
+        )
         .text(
             "audit_subtype",
             r.iter().map(|x| Some(audit(&x.kind).0)).collect::<Vec<_>>(),

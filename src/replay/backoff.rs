@@ -20,7 +20,9 @@ impl Backoff {
     /// The ceiling of the wait before retry number `retry` (1 for the first retry):
     /// `min(cap, base · 2^(retry−1))`.
     pub fn ceiling(&self, retry: u32) -> Duration {
-        let factor = 1u32.checked_shl(retry.saturating_sub(1)).unwrap_or(u32::MAX);
+        let factor = 1u32
+            .checked_shl(retry.saturating_sub(1))
+            .unwrap_or(u32::MAX);
         self.base
             .checked_mul(factor)
             .map_or(self.cap, |d| d.min(self.cap))

@@ -93,7 +93,9 @@ pub fn resources(kind: &RequestKind, v: &Value) -> Vec<Value> {
             .map(|entries| {
                 entries
                     .iter()
-                    .filter(|e| e.pointer("/search/mode").and_then(Value::as_str) != Some("outcome"))
+                    .filter(|e| {
+                        e.pointer("/search/mode").and_then(Value::as_str) != Some("outcome")
+                    })
                     .filter_map(|e| e.get("resource").cloned())
                     .collect()
             })

@@ -298,10 +298,20 @@ mod tests {
             "https://fhir.a.example/fhir/Observation?code=a%7Cb"
         );
         assert!(
-            target_url(base, "Patient/1", Some("https://evil.example/fhir/Patient/1")).is_err()
+            target_url(
+                base,
+                "Patient/1",
+                Some("https://evil.example/fhir/Patient/1")
+            )
+            .is_err()
         );
         assert!(
-            target_url(base, "Patient/1", Some("https://fhir.a.example/fhir/Patient/1")).is_ok()
+            target_url(
+                base,
+                "Patient/1",
+                Some("https://fhir.a.example/fhir/Patient/1")
+            )
+            .is_ok()
         );
         assert!(target_url(base, "../admin/x", None).is_err());
         assert!(target_url(base, "Patient/../../admin", None).is_err());

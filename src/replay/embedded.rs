@@ -38,7 +38,10 @@ struct Served {
 /// Starts serving `dir` on 127.0.0.1 (a free port).
 pub async fn start(dir: &Path) -> anyhow::Result<EmbeddedSender> {
     if !dir.is_dir() {
-        anyhow::bail!("the embedded sender's folder {} does not exist", dir.display());
+        anyhow::bail!(
+            "the embedded sender's folder {} does not exist",
+            dir.display()
+        );
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}/fhir", listener.local_addr()?);
@@ -87,11 +90,19 @@ fn outcome(status: StatusCode, code: &str, text: &str) -> Response {
 }
 
 fn type_ok(t: &str) -> bool {
-    t.len() <= 64 && t.starts_with(|c: char| c.is_ascii_uppercase()) && t.chars().all(|c| c.is_ascii_alphanumeric())
+    t.len() <= 64
+        && t.starts_with(|c: char| c.is_ascii_uppercase())
+        && t.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
 fn id_ok(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') && id != "." && id != ".."
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        && id != "."
+        && id != ".."
 }
 
 async fn metadata() -> Response {
@@ -102,7 +113,10 @@ async fn metadata() -> Response {
     )
 }
 
-async fn read(State(s): State<Arc<Served>>, UrlPath((rtype, id)): UrlPath<(String, String)>) -> Response {
+async fn read(
+    State(s): State<Arc<Served>>,
+    UrlPath((rtype, id)): UrlPath<(String, String)>,
+) -> Response {
     if !type_ok(&rtype) || !id_ok(&id) {
         return outcome(StatusCode::BAD_REQUEST, "invalid", "not a FHIR type and id");
     }
@@ -110,7 +124,11 @@ async fn read(State(s): State<Arc<Served>>, UrlPath((rtype, id)): UrlPath<(Strin
     match tokio::fs::read(&path).await {
         Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
             Ok(v) => fhir(StatusCode::OK, v),
-            Err(_) => outcome(StatusCode::INTERNAL_SERVER_ERROR, "exception", "unreadable resource"),
+            Err(_) => outcome(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "exception",
+                "unreadable resource",
+            ),
         },
         Err(_) => outcome(StatusCode::NOT_FOUND, "not-found", "no such resource"),
     }

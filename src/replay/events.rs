@@ -61,7 +61,10 @@ pub fn notify_task(t: &Task) -> Value {
         o.insert("code".into(), json!({"coding": [c]}));
     }
     if let Some(b) = &t.based_on {
-        o.insert("basedOn".into(), json!([{"reference": format!("Task/{b}")}]));
+        o.insert(
+            "basedOn".into(),
+            json!([{"reference": format!("Task/{b}")}]),
+        );
     }
     if let Some(a) = t.authored_on {
         o.insert("authoredOn".into(), json!(crate::time::format_ts(a)));

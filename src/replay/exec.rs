@@ -116,7 +116,10 @@ pub async fn replay(cfg: &ReplayConfig) -> Result<ReplaySummary> {
     } else {
         Some(journal::lock(&out)?)
     };
-    let pseudonymiser = cfg.pseudonymiser.clone().unwrap_or_else(Pseudonymiser::none);
+    let pseudonymiser = cfg
+        .pseudonymiser
+        .clone()
+        .unwrap_or_else(Pseudonymiser::none);
     let (run, outcome) = {
         let out = out.clone();
         let p = pseudonymiser.clone();
@@ -395,9 +398,7 @@ async fn execute(
                         if current.contains(&it.key) {
                             queue.push_back(Item { parent: None, ..it });
                         } else {
-                            let f = Fate::Refused(
-                                "no longer an input of the Workflow Task".into(),
-                            );
+                            let f = Fate::Refused("no longer an input of the Workflow Task".into());
                             unsent(&ctx, &it, f.clone(), None).await?;
                             count(&mut summary, &f);
                             done += 1;
@@ -454,7 +455,12 @@ async fn execute(
         .await
         .map_err(|e| anyhow!("the journal writer failed: {e}"))?
         .map_err(|e| anyhow!(e))?;
-    let (o, d, r, a) = (out.clone(), date.clone(), run_id.clone(), header_as_of(&header));
+    let (o, d, r, a) = (
+        out.clone(),
+        date.clone(),
+        run_id.clone(),
+        header_as_of(&header),
+    );
     let part = tokio::task::spawn_blocking(move || attempts::write(&o, &d, &r, a, &rows))
         .await
         .map_err(|e| anyhow!("writing replay_attempts failed: {e}"))?
@@ -503,7 +509,12 @@ fn count(s: &mut ReplaySummary, f: &Fate) {
     }
 }
 
-async fn checkpoint(ctx: &Ctx, out: &std::path::Path, done: usize, s: &ReplaySummary) -> Result<()> {
+async fn checkpoint(
+    ctx: &Ctx,
+    out: &std::path::Path,
+    done: usize,
+    s: &ReplaySummary,
+) -> Result<()> {
     ctx.writer.sync().await.map_err(|e| anyhow!(e))?;
     let v = serde_json::json!({
         "run_id": ctx.run_id,
@@ -754,7 +765,12 @@ async fn run_item(ctx: Arc<Ctx>, it: Item) -> Done {
             return finish(&ctx, it, Fate::Parked(r)).await;
         }
         if budget_left(Instant::now()).is_zero() {
-            return finish(&ctx, it, Fate::Deferred("the time budget is used up".into())).await;
+            return finish(
+                &ctx,
+                it,
+                Fate::Deferred("the time budget is used up".into()),
+            )
+            .await;
         }
         if !host.allows(Instant::now()) {
             let r = format!("the circuit breaker of {origin} is open");
@@ -767,7 +783,12 @@ async fn run_item(ctx: Arc<Ctx>, it: Item) -> Done {
             return finish(&ctx, it, Fate::Deferred("the run is closing".into())).await;
         };
         if budget_left(Instant::now()).is_zero() {
-            return finish(&ctx, it, Fate::Deferred("the time budget is used up".into())).await;
+            return finish(
+                &ctx,
+                it,
+                Fate::Deferred("the time budget is used up".into()),
+            )
+            .await;
         }
         if !host.allows(Instant::now()) {
             let r = format!("the circuit breaker of {origin} is open");
@@ -848,51 +869,49 @@ async fn run_item(ctx: Arc<Ctx>, it: Item) -> Done {
         }
         // Decide before writing, so the row says what became of the item.
         let mut wait = None;
-        let (decision, reason, fate): (&str, Option<String>, Option<Fate>) =
-            match ctx.logic.action(&a.answer) {
-                RetryAction::Successful => ("succeeded", None, Some(Fate::Succeeded)),
-                RetryAction::RenewToken(why) => {
-                    let r = format!("{why}; the sender is stopped for this run");
-                    ctx.stopped
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .entry(sender.clone())
-                        .or_insert_with(|| {
-                            format!("the sender {sender} refused its token; stopped for this run")
-                        });
-                    ("failed", Some(r.clone()), Some(Fate::Failed(r)))
-                }
-                RetryAction::Refuse(why) => {
-                    ("refused", Some(why.clone()), Some(Fate::Refused(why)))
-                }
-                RetryAction::DontRetry(why) => {
-                    ("parked", Some(why.clone()), Some(Fate::Parked(why)))
-                }
-                RetryAction::Retry(why) => {
-                    let left = budget_left(Instant::now());
-                    match ctx
-                        .policy
-                        .next(a.answer.retry_after, total, in_run, left, &mut rng)
-                    {
-                        Next::Wait(d) => {
-                            wait = Some(d);
-                            ("retry", Some(why), None)
-                        }
-                        Next::Defer(r) => {
-                            let r = format!("{why}; {r}");
-                            ("deferred", Some(r.clone()), Some(Fate::Deferred(r)))
-                        }
-                        Next::GiveUp(r) => {
-                            let r = format!("{why}; {r}");
-                            ("failed", Some(r.clone()), Some(Fate::Failed(r)))
-                        }
-                        Next::Park(r) => {
-                            let r = format!("{why}; {r}");
-                            ("parked", Some(r.clone()), Some(Fate::Parked(r)))
-                        }
+        let (decision, reason, fate): (&str, Option<String>, Option<Fate>) = match ctx
+            .logic
+            .action(&a.answer)
+        {
+            RetryAction::Successful => ("succeeded", None, Some(Fate::Succeeded)),
+            RetryAction::RenewToken(why) => {
+                let r = format!("{why}; the sender is stopped for this run");
+                ctx.stopped
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry(sender.clone())
+                    .or_insert_with(|| {
+                        format!("the sender {sender} refused its token; stopped for this run")
+                    });
+                ("failed", Some(r.clone()), Some(Fate::Failed(r)))
+            }
+            RetryAction::Refuse(why) => ("refused", Some(why.clone()), Some(Fate::Refused(why))),
+            RetryAction::DontRetry(why) => ("parked", Some(why.clone()), Some(Fate::Parked(why))),
+            RetryAction::Retry(why) => {
+                let left = budget_left(Instant::now());
+                match ctx
+                    .policy
+                    .next(a.answer.retry_after, total, in_run, left, &mut rng)
+                {
+                    Next::Wait(d) => {
+                        wait = Some(d);
+                        ("retry", Some(why), None)
+                    }
+                    Next::Defer(r) => {
+                        let r = format!("{why}; {r}");
+                        ("deferred", Some(r.clone()), Some(Fate::Deferred(r)))
+                    }
+                    Next::GiveUp(r) => {
+                        let r = format!("{why}; {r}");
+                        ("failed", Some(r.clone()), Some(Fate::Failed(r)))
+                    }
+                    Next::Park(r) => {
+                        let r = format!("{why}; {r}");
+                        ("parked", Some(r.clone()), Some(Fate::Parked(r)))
                     }
                 }
-            };
+            }
+        };
         let success = a.answer.class == Class::Success;
         let workflow_task = if success && it.kind == RequestKind::WorkflowTask {
             a.answer
@@ -903,7 +922,15 @@ async fn run_item(ctx: Arc<Ctx>, it: Item) -> Done {
             None
         };
         log_attempt(&it, &a.answer, total, decision);
-        let entry = attempt_entry(&ctx, &it, &a, decision, reason, wait, workflow_task.as_ref());
+        let entry = attempt_entry(
+            &ctx,
+            &it,
+            &a,
+            decision,
+            reason,
+            wait,
+            workflow_task.as_ref(),
+        );
         if let Err(e) = ctx.writer.write(entry, success).await {
             return Done {
                 workflow: (it.kind == RequestKind::WorkflowTask).then(|| WorkflowResult {
@@ -915,8 +942,8 @@ async fn run_item(ctx: Arc<Ctx>, it: Item) -> Done {
             };
         }
         if let Some(fate) = fate {
-            let workflow = (it.kind == RequestKind::WorkflowTask).then(|| {
-                match (&fate, &workflow_task) {
+            let workflow =
+                (it.kind == RequestKind::WorkflowTask).then(|| match (&fate, &workflow_task) {
                     (Fate::Succeeded, Some(t)) if t.workflow_active() => WorkflowResult {
                         blocked: None,
                         inputs: inputs_of(t, n.log_base.as_deref()),
@@ -932,8 +959,7 @@ async fn run_item(ctx: Arc<Ctx>, it: Item) -> Done {
                         blocked: Some(fate.clone()),
                         inputs: Vec::new(),
                     },
-                }
-            });
+                });
             return Done {
                 item: it,
                 fate,

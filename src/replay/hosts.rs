@@ -31,7 +31,13 @@ impl Host {
     }
 
     /// Records an answer; returns true when this answer opened the breaker.
-    pub fn record(&self, transient: bool, threshold: u32, cooldown: Duration, now: Instant) -> bool {
+    pub fn record(
+        &self,
+        transient: bool,
+        threshold: u32,
+        cooldown: Duration,
+        now: Instant,
+    ) -> bool {
         let mut b = self.breaker.lock().unwrap_or_else(|e| e.into_inner());
         if !transient {
             b.consecutive = 0;
@@ -52,7 +58,10 @@ impl Host {
 
     /// How many times the breaker opened in this run.
     pub fn times_opened(&self) -> u32 {
-        self.breaker.lock().unwrap_or_else(|e| e.into_inner()).opened
+        self.breaker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .opened
     }
 }
 

@@ -28,7 +28,7 @@ pub enum Record {
         date: String,
         as_of: i64,
     },
-    Row(Row),
+    Row(Box<Row>),
 }
 
 pub fn journal_dir(out: &Path) -> PathBuf {
@@ -65,7 +65,7 @@ pub fn read(path: &Path) -> Result<(Option<Record>, Vec<Row>)> {
     for line in std::io::BufReader::new(f).lines() {
         let Ok(line) = line else { break };
         match serde_json::from_str::<Record>(&line) {
-            Ok(Record::Row(r)) => rows.push(r),
+            Ok(Record::Row(r)) => rows.push(*r),
             Ok(h @ Record::Run { .. }) => header = Some(h),
             Err(_) => continue,
         }
@@ -103,7 +103,10 @@ pub fn recover(out: &Path) -> Result<Vec<PathBuf>> {
     for j in journals(out) {
         let (header, rows) = read(&j)?;
         let Some(Record::Run {
-            run_id, date, as_of, ..
+            run_id,
+            date,
+            as_of,
+            ..
         }) = header
         else {
             continue;
@@ -140,9 +143,7 @@ pub fn lock(out: &Path) -> Result<Lock> {
             out.display(),
             path.display()
         )),
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(anyhow!("cannot lock {}: {e}", path.display()))
-        }
+        Err(std::fs::TryLockError::Error(e)) => Err(anyhow!("cannot lock {}: {e}", path.display())),
     }
 }
 
@@ -172,7 +173,7 @@ pub struct Entry {
 }
 
 enum Msg {
-    Write(Entry, Option<oneshot::Sender<Result<(), String>>>),
+    Write(Box<Entry>, Option<oneshot::Sender<Result<(), String>>>),
     Sync(oneshot::Sender<Result<(), String>>),
 }
 
@@ -239,10 +240,12 @@ impl Writer {
         let stopped = || "the journal writer stopped".to_owned();
         if durable {
             let (ack, rx) = oneshot::channel();
-            self.tx.send(Msg::Write(e, Some(ack))).map_err(|_| stopped())?;
+            self.tx
+                .send(Msg::Write(Box::new(e), Some(ack)))
+                .map_err(|_| stopped())?;
             rx.await.map_err(|_| stopped())?
         } else {
-            self.tx.send(Msg::Write(e, None)).map_err(|_| stopped())
+            self.tx.send(Msg::Write(Box::new(e), None)).map_err(|_| stopped())
         }
     }
 
@@ -278,7 +281,7 @@ async fn run(mut files: Files, mut rx: mpsc::UnboundedReceiver<Msg>) -> Result<V
         for m in batch {
             match m {
                 Msg::Write(e, ack) => {
-                    entries.push(e);
+                    entries.push(*e);
                     acks.extend(ack);
                 }
                 Msg::Sync(ack) => acks.push(ack),
@@ -325,7 +328,7 @@ fn write_batch(files: &mut Files, entries: Vec<Entry>, sync: bool) -> std::io::R
             events.push(b'\n');
         }
         if let Some(r) = e.row {
-            journal.extend_from_slice(serde_json::to_string(&Record::Row(r.clone()))?.as_bytes());
+            journal.extend_from_slice(serde_json::to_string(&Record::Row(Box::new(r.clone())))?.as_bytes());
             journal.push(b'\n');
             files.rows.push(r);
         }

@@ -47,6 +47,8 @@ pub struct InputRef {
     pub side: String,
     pub path: PathBuf,
     pub sha256: String,
+    /// Written by an earlier replay (read without the as-of cut).
+    pub replayed: bool,
 }
 
 /// Where a notification's requests may go.
@@ -185,10 +187,9 @@ pub fn latest_run(out: &Path) -> Result<RunInfo> {
             if best.as_ref().is_some_and(|b| b.finished_at >= finished_at) {
                 continue;
             }
-            let parameters: Value = serde_json::from_str(
-                &str_at(&df, "parameters", i)?.unwrap_or_else(|| "{}".into()),
-            )
-            .with_context(|| format!("run {run_id}: its parameters are not JSON"))?;
+            let parameters: Value =
+                serde_json::from_str(&str_at(&df, "parameters", i)?.unwrap_or_else(|| "{}".into()))
+                    .with_context(|| format!("run {run_id}: its parameters are not JSON"))?;
             let inputs: Vec<Value> =
                 serde_json::from_str(&str_at(&df, "inputs", i)?.unwrap_or_else(|| "[]".into()))
                     .with_context(|| format!("run {run_id}: its inputs are not JSON"))?;
@@ -202,6 +203,7 @@ pub fn latest_run(out: &Path) -> Result<RunInfo> {
                             s("path").ok_or_else(|| anyhow!("an input without path"))?,
                         ),
                         sha256: s("sha256").ok_or_else(|| anyhow!("an input without sha256"))?,
+                        replayed: v.get("replayed").and_then(Value::as_bool).unwrap_or(false),
                     })
                 })
                 .collect::<Result<Vec<_>>>()
@@ -209,8 +211,7 @@ pub fn latest_run(out: &Path) -> Result<RunInfo> {
             best = Some(RunInfo {
                 as_of: int_at(&df, "as_of", i)?
                     .ok_or_else(|| anyhow!("run {run_id} has no as_of"))?,
-                date: str_at(&df, "date", i)?
-                    .ok_or_else(|| anyhow!("run {run_id} has no date"))?,
+                date: str_at(&df, "date", i)?.ok_or_else(|| anyhow!("run {run_id} has no date"))?,
                 run_id,
                 finished_at,
                 parameters,
@@ -286,17 +287,17 @@ pub fn run_senders(run: &RunInfo) -> BTreeMap<String, String> {
 /// their events are later than the run's as-of.)
 pub fn rebuild(run: &RunInfo, scratch: &Path, pseudonymiser: &Pseudonymiser) -> Result<Outcome> {
     let p = &run.parameters;
-    let side = |s: &str| {
+    let side = |s: &str, replayed: bool| {
         run.inputs
             .iter()
-            .filter(|i| i.side == s)
+            .filter(|i| i.side == s && i.replayed == replayed)
             .map(|i| i.path.display().to_string())
             .collect::<Vec<_>>()
     };
-    let received = side("received");
+    let received = side("received", false);
     let tz = param_str(p, "time_zone").unwrap_or("Europe/Amsterdam");
     let opts = Options {
-        sent: side("sent"),
+        sent: side("sent", false),
         received,
         out: scratch.to_path_buf(),
         as_of: run.as_of,
@@ -310,6 +311,7 @@ pub fn rebuild(run: &RunInfo, scratch: &Path, pseudonymiser: &Pseudonymiser) -> 
         pseudonymiser: pseudonymiser.clone(),
         command: "pullrecon replay (plan)".into(),
         run_id: Some(run.run_id.clone()),
+        replayed: side("received", true),
         shard: None,
     };
     let result = reconcile(&opts);
@@ -486,11 +488,7 @@ pub fn items(
     }
     items.extend(guards);
     let items = interleave(items, &notifs);
-    Plan {
-        run,
-        notifs,
-        items,
-    }
+    Plan { run, notifs, items }
 }
 
 /// Orders items in phases (Workflow Task reads, other requests, requests that wait for a

@@ -142,7 +142,13 @@ mod tests {
             Next::Defer(_)
         ));
         assert!(matches!(
-            p.next(Some(Duration::from_secs(20)), 1, 1, Duration::from_secs(10), &mut rng),
+            p.next(
+                Some(Duration::from_secs(20)),
+                1,
+                1,
+                Duration::from_secs(10),
+                &mut rng
+            ),
             Next::Defer(_)
         ));
         match p.next(None, 2, 2, big, &mut rng) {
@@ -159,11 +165,29 @@ mod tests {
             ..Answer::default()
         };
         assert_eq!(l.action(&a(Class::Success)), RetryAction::Successful);
-        assert!(matches!(l.action(&a(Class::Transient)), RetryAction::Retry(_)));
-        assert!(matches!(l.action(&a(Class::InvalidBody)), RetryAction::Retry(_)));
-        assert!(matches!(l.action(&a(Class::Permanent)), RetryAction::DontRetry(_)));
-        assert!(matches!(l.action(&a(Class::TooLarge)), RetryAction::DontRetry(_)));
-        assert!(matches!(l.action(&a(Class::Auth)), RetryAction::RenewToken(_)));
-        assert!(matches!(l.action(&a(Class::Refused)), RetryAction::Refuse(_)));
+        assert!(matches!(
+            l.action(&a(Class::Transient)),
+            RetryAction::Retry(_)
+        ));
+        assert!(matches!(
+            l.action(&a(Class::InvalidBody)),
+            RetryAction::Retry(_)
+        ));
+        assert!(matches!(
+            l.action(&a(Class::Permanent)),
+            RetryAction::DontRetry(_)
+        ));
+        assert!(matches!(
+            l.action(&a(Class::TooLarge)),
+            RetryAction::DontRetry(_)
+        ));
+        assert!(matches!(
+            l.action(&a(Class::Auth)),
+            RetryAction::RenewToken(_)
+        ));
+        assert!(matches!(
+            l.action(&a(Class::Refused)),
+            RetryAction::Refuse(_)
+        ));
     }
 }

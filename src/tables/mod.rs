@@ -166,6 +166,7 @@ fn input_json(f: &InputFile) -> serde_json::Value {
         "rejects": f.rejects,
         "duplicates": f.duplicates,
         "out_of_window": f.out_of_window,
+        "replayed": f.replayed,
     })
 }
 

@@ -168,6 +168,7 @@ pub fn options(sent: &Path, received: &Path, out: &Path) -> Options {
         pseudonymiser: Pseudonymiser::new(Some(b"test-key".to_vec())),
         command: "test".into(),
         run_id: None,
+        replayed: Vec::new(),
         shard: None,
     }
 }

@@ -46,7 +46,10 @@ fn check_counts(dir: &Path) {
     );
     assert_eq!(r.duplicates, lines["duplicates"].as_u64().unwrap());
     assert_eq!(r.after_as_of, lines["after_as_of"].as_u64().unwrap());
-    assert_eq!(r.before_lookback, lines["before_lookback"].as_u64().unwrap());
+    assert_eq!(
+        r.before_lookback,
+        lines["before_lookback"].as_u64().unwrap()
+    );
     assert_eq!(r.rejects, lines["rejects"].as_u64().unwrap());
 }
 
@@ -80,8 +83,12 @@ fn another_seed_and_other_rates() {
         .count();
     assert_eq!(with_zero, 1);
     let out = dir.path().join("out");
-    let outcome =
-        reconcile(&options(&dir.path().join("sent"), &dir.path().join("received"), &out)).unwrap();
+    let outcome = reconcile(&options(
+        &dir.path().join("sent"),
+        &dir.path().join("received"),
+        &out,
+    ))
+    .unwrap();
     for (category, n) in want["findings"].as_object().unwrap() {
         assert_eq!(
             outcome.count(category) as u64,
@@ -102,7 +109,12 @@ fn the_same_seed_gives_the_same_files() {
     let read = |root: &Path, f: &Path| std::fs::read(root.join(f.strip_prefix(a.path()).unwrap()));
     let mut differs = false;
     for f in &sa.files {
-        assert_eq!(read(a.path(), f).unwrap(), read(b.path(), f).unwrap(), "{}", f.display());
+        assert_eq!(
+            read(a.path(), f).unwrap(),
+            read(b.path(), f).unwrap(),
+            "{}",
+            f.display()
+        );
         differs |= read(c.path(), f).ok() != read(a.path(), f).ok();
     }
     assert!(differs, "another seed gives other files");
@@ -124,7 +136,12 @@ fn command_line() {
         .args(["--rate", "pull-missing=0.02"])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(String::from_utf8_lossy(&o.stdout).contains("300 notifications"));
     assert_eq!(expected(dir.path())["findings"]["pull-missing"], 6);
     let o = bin()

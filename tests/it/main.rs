@@ -24,6 +24,6 @@ mod run;
 
 mod replay;
 mod replay_faults;
-mod replay_safety;
 mod replay_resume;
+mod replay_safety;
 mod replay_sekmet;

@@ -54,7 +54,7 @@ fn value(samples: &[Value], name: &str, labels: &[(&str, &str)]) -> Option<f64> 
 
 #[test]
 fn the_metrics_file_parses_and_holds_the_runs_figures() {
-    let s = sample_job_edit("", |t| t);
+    let s = sample_job_edit("", no_replay);
     let o = s.run(&["--quiet"]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     let path = s.out.join("pullrecon.prom");

@@ -81,8 +81,10 @@ impl Reply {
                 }
                 Reply::json(r)
             }
-            _ => Reply::json(json!({"resourceType": "Bundle", "type": "searchset", "total": 1,
-                "entry": [{"resource": {"resourceType": rtype, "id": "x1"}, "search": {"mode": "match"}}]})),
+            _ => Reply::json(
+                json!({"resourceType": "Bundle", "type": "searchset", "total": 1,
+                "entry": [{"resource": {"resourceType": rtype, "id": "x1"}, "search": {"mode": "match"}}]}),
+            ),
         }
     }
 }
@@ -102,9 +104,13 @@ pub struct TestSender {
 
 impl TestSender {
     pub async fn start(script: Script) -> TestSender {
-        Self::start_shared(script, Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)))
-            .await
-            .0
+        Self::start_shared(
+            script,
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+        )
+        .await
+        .0
     }
 
     /// Also counts requests in flight over several senders (`all`, `all_max`).
@@ -242,7 +248,9 @@ impl Notice {
 
     fn task(&self) -> Value {
         let mut t = task(&self.id, &format!("{}-group", self.id));
-        let mut inputs = vec![json!({"type": {"coding": [{"system": PARAM, "code": "authorization-base"}]}, "valueString": AUTH_BASE})];
+        let mut inputs = vec![
+            json!({"type": {"coding": [{"system": PARAM, "code": "authorization-base"}]}, "valueString": AUTH_BASE}),
+        ];
         inputs.extend(self.inputs.iter().cloned());
         if let Some(wf) = &self.based_on {
             t["basedOn"] = json!([{"reference": format!("Task/{wf}")}]);
@@ -349,10 +357,20 @@ pub fn attempt_rows(out: &Path) -> Vec<AttemptRow> {
         for b in read_batches(&f) {
             let s = |c: &str| column_strings(&b, c);
             let i = |c: &str| column_i64(&b, c);
-            let (run, item, notification, request, kind) =
-                (s("run_id"), s("item"), s("notification"), s("request"), s("kind"));
-            let (attempt, status, class, decision, reason) =
-                (i("attempt"), i("status"), s("class"), s("decision"), s("reason"));
+            let (run, item, notification, request, kind) = (
+                s("run_id"),
+                s("item"),
+                s("notification"),
+                s("request"),
+                s("kind"),
+            );
+            let (attempt, status, class, decision, reason) = (
+                i("attempt"),
+                i("status"),
+                s("class"),
+                s("decision"),
+                s("reason"),
+            );
             let (ra, wait, res, pages, tp) = (
                 i("retry_after_s"),
                 i("wait_ms"),
@@ -439,7 +457,13 @@ fn dry_run_prints_the_plan_and_sends_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let r = bin()
-        .args(["reconcile", "--sent", "sample-data/sent", "--received", "sample-data/received"])
+        .args([
+            "reconcile",
+            "--sent",
+            "sample-data/sent",
+            "--received",
+            "sample-data/received",
+        ])
         .args(["--as-of", AS_OF, "-q", "--out"])
         .arg(&out)
         .current_dir(repo())
@@ -449,20 +473,34 @@ fn dry_run_prints_the_plan_and_sends_nothing() {
     let r = bin()
         .args(["replay", "--dry-run", "--out"])
         .arg(&out)
-        .args(["--sender", "http://fhir.nl/fhir/NamingSystem/ura|32109876=https://fhir.amstelrade.example/fhir"])
+        .args([
+            "--sender",
+            "http://fhir.nl/fhir/NamingSystem/ura|32109876=https://fhir.amstelrade.example/fhir",
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&r.stdout);
-    assert_eq!(r.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
     // The sample's ten replayable findings stand for 15 requests; A's go to its configured base,
     // the others have no configured base.
-    assert!(stdout.contains("items: 15 to do (9 refused, 0 parked)"), "{stdout}");
+    assert!(
+        stdout.contains("items: 15 to do (9 refused, 0 parked)"),
+        "{stdout}"
+    );
     assert!(
         stdout.lines().any(|l| l.trim_start().starts_with("send")
             && l.contains("read              DocumentReference/amstelrade-brief-88213")),
         "{stdout}"
     );
-    assert!(stdout.contains("→ https://fhir.amstelrade.example"), "{stdout}");
+    assert!(
+        stdout.contains("→ https://fhir.amstelrade.example"),
+        "{stdout}"
+    );
     assert!(stdout.contains("no base is configured for the sending organisation http://fhir.nl/fhir/NamingSystem/ura|20481632"));
     assert!(!out.join("replay_attempts").exists() && !out.join("_replay").exists());
     assert!(!out.join("replayed").exists() && !out.join("landing").exists());
@@ -479,16 +517,27 @@ fn a_changed_or_missing_input_stops_the_replay() {
     let r = bin().args(["replay", "--out"]).arg(&out).output().unwrap();
     let err = String::from_utf8_lossy(&r.stderr);
     assert_eq!(r.status.code(), Some(1), "{err}");
-    assert!(err.contains("changed since the run") && err.contains("received.ndjson"), "{err}");
+    assert!(
+        err.contains("changed since the run") && err.contains("received.ndjson"),
+        "{err}"
+    );
     std::fs::remove_file(&received).unwrap();
     let r = bin().args(["replay", "--out"]).arg(&out).output().unwrap();
     let err = String::from_utf8_lossy(&r.stderr);
     assert_eq!(r.status.code(), Some(1), "{err}");
     assert!(err.contains("cannot be read"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
-    let r = bin().args(["replay", "--out"]).arg(dir.path()).output().unwrap();
+    let r = bin()
+        .args(["replay", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert_eq!(r.status.code(), Some(1));
-    let r = bin().args(["replay", "--concurrency", "0", "--out"]).arg(&out).output().unwrap();
+    let r = bin()
+        .args(["replay", "--concurrency", "0", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
     assert_eq!(r.status.code(), Some(2));
 }
 
@@ -507,7 +556,14 @@ async fn the_sample_replays_against_the_embedded_sender() {
     let s = replay(&cfg).await;
     // 15 planned + F15's two Workflow Task inputs found by reading it + F14's two refused.
     assert_eq!(
-        (s.planned, s.succeeded, s.parked, s.refused, s.failed, s.deferred),
+        (
+            s.planned,
+            s.succeeded,
+            s.parked,
+            s.refused,
+            s.failed,
+            s.deferred
+        ),
         (19, 16, 1, 2, 0, 0),
         "{s:?}"
     );
@@ -516,8 +572,14 @@ async fn the_sample_replays_against_the_embedded_sender() {
     assert_eq!(rows.len(), 19, "{rows:#?}");
     let brief = rows_of(&rows, "DocumentReference/amstelrade-brief-88213");
     assert_eq!(brief.len(), 1);
-    assert_eq!((brief[0].decision.as_str(), brief[0].status), ("parked", Some(404)));
-    assert!(brief[0].reason.as_deref().unwrap().contains("permanent"), "{brief:?}");
+    assert_eq!(
+        (brief[0].decision.as_str(), brief[0].status),
+        ("parked", Some(404))
+    );
+    assert!(
+        brief[0].reason.as_deref().unwrap().contains("permanent"),
+        "{brief:?}"
+    );
     let refused: Vec<_> = rows.iter().filter(|r| r.decision == "refused").collect();
     assert_eq!(refused.len(), 2);
     for r in &refused {
@@ -532,12 +594,26 @@ async fn the_sample_replays_against_the_embedded_sender() {
         if r.attempt.is_some() {
             let tp = r.traceparent.as_deref().unwrap();
             assert!(tp.starts_with("00-") && tp.len() == 55, "{tp}");
-            assert_eq!(r.outcome, if r.decision == "succeeded" { "success" } else { "failure" });
+            assert_eq!(
+                r.outcome,
+                if r.decision == "succeeded" {
+                    "success"
+                } else {
+                    "failure"
+                }
+            );
         }
     }
     // A search with _include lands both resources.
-    let lab = rows_of(&rows, "Observation?category=http://snomed.info/sct%7C275711006&_include=Observation:specimen");
-    assert_eq!(lab[0].resources, Some(4), "every Observation of the folder: {lab:?}");
+    let lab = rows_of(
+        &rows,
+        "Observation?category=http://snomed.info/sct%7C275711006&_include=Observation:specimen",
+    );
+    assert_eq!(
+        lab[0].resources,
+        Some(4),
+        "every Observation of the folder: {lab:?}"
+    );
     let landed: usize = std::fs::read_dir(out.join("landing/date=2026-11-20"))
         .unwrap()
         .flatten()
@@ -545,7 +621,8 @@ async fn the_sample_replays_against_the_embedded_sender() {
         .sum();
     assert!(landed >= 16, "{landed}");
     // No BSN or authorization-base of the sample in anything replay wrote.
-    let sent = std::fs::read_to_string(sample.join("sent/notified-pull-2026-11-19.ndjson")).unwrap();
+    let sent =
+        std::fs::read_to_string(sample.join("sent/notified-pull-2026-11-19.ndjson")).unwrap();
     let mut secrets: Vec<String> = Vec::new();
     for line in sent.lines() {
         let v: Value = serde_json::from_str(line).unwrap();
@@ -569,11 +646,25 @@ async fn the_sample_replays_against_the_embedded_sender() {
     // A second replay repeats no success and does not retry the parked item.
     cfg.clock_start = Some(pullrecon::time::parse_rfc3339("2026-11-20T05:40:00Z").unwrap());
     let s2 = replay(&cfg).await;
-    assert_eq!((s2.succeeded, s2.already_done, s2.parked, s2.planned), (0, 14, 1, 1), "{s2:?}");
+    assert_eq!(
+        (s2.succeeded, s2.already_done, s2.parked, s2.planned),
+        (0, 14, 1, 1),
+        "{s2:?}"
+    );
     let rows2 = attempt_rows(&out);
     assert_eq!(parquet_files(&out.join("replay_attempts")).len(), 2);
     let again = rows_of(&rows2, "DocumentReference/amstelrade-brief-88213");
     assert_eq!(again.len(), 2);
-    assert_eq!((again[1].attempt, again[1].class.as_str()), (None, "not-sent"));
-    assert!(again[1].reason.as_deref().unwrap().starts_with("parked earlier"), "{again:?}");
+    assert_eq!(
+        (again[1].attempt, again[1].class.as_str()),
+        (None, "not-sent")
+    );
+    assert!(
+        again[1]
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("parked earlier"),
+        "{again:?}"
+    );
 }

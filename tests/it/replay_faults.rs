@@ -48,7 +48,11 @@ async fn transient_answers_back_off_exponentially_with_full_jitter() {
         let wait = row.wait_ms.unwrap() as u128;
         assert!(gap.abs_diff(wait) <= 5, "gap {gap} ms, wait {wait} ms");
         let ceiling = [1000, 2000, 3000][k];
-        assert!(wait <= ceiling, "retry {} waited {wait} ms > {ceiling}", k + 1);
+        assert!(
+            wait <= ceiling,
+            "retry {} waited {wait} ms > {ceiling}",
+            k + 1
+        );
     }
     assert_eq!(rows[0].attempt, Some(1));
     assert_eq!(rows[3].attempt, Some(4));
@@ -56,7 +60,13 @@ async fn transient_answers_back_off_exponentially_with_full_jitter() {
     let sent: Vec<Option<String>> = s.seen().into_iter().map(|x| x.traceparent).collect();
     let recorded: Vec<Option<String>> = rows.iter().map(|r| r.traceparent.clone()).collect();
     assert_eq!(sent, recorded);
-    assert_eq!(recorded.iter().collect::<std::collections::HashSet<_>>().len(), 4);
+    assert_eq!(
+        recorded
+            .iter()
+            .collect::<std::collections::HashSet<_>>()
+            .len(),
+        4
+    );
     assert_eq!(rows[0].status, Some(503));
     assert_eq!(rows[0].class, "transient");
 }
@@ -101,7 +111,9 @@ async fn retry_after_seconds_and_http_date_are_honoured() {
     let s = TestSender::start(Arc::new(move |seen: &Seen, nth| {
         match (seen.request.as_str(), nth) {
             ("DocumentReference/doc-1", 0) => Reply::status(429).header("retry-after", "7"),
-            ("DocumentReference/doc-2", 0) => Reply::status(503).header("retry-after", date.clone()),
+            ("DocumentReference/doc-2", 0) => {
+                Reply::status(503).header("retry-after", date.clone())
+            }
             _ => Reply::fhir(&seen.request),
         }
     }))
@@ -112,14 +124,23 @@ async fn retry_after_seconds_and_http_date_are_honoured() {
     assert_eq!(sum.succeeded, 2, "{sum:?}");
     let seen = s.seen();
     let at = |r: &str| -> Vec<tokio::time::Instant> {
-        seen.iter().filter(|x| x.request == r).map(|x| x.at).collect()
+        seen.iter()
+            .filter(|x| x.request == r)
+            .map(|x| x.at)
+            .collect()
     };
     let one = at("DocumentReference/doc-1");
     let gap = (one[1] - one[0]).as_millis();
-    assert!((7000..7050).contains(&gap), "Retry-After 7 s: waited {gap} ms");
+    assert!(
+        (7000..7050).contains(&gap),
+        "Retry-After 7 s: waited {gap} ms"
+    );
     let two = at("DocumentReference/doc-2");
     let gap = (two[1] - two[0]).as_millis();
-    assert!((29_000..=30_050).contains(&gap), "Retry-After date +30 s: waited {gap} ms");
+    assert!(
+        (29_000..=30_050).contains(&gap),
+        "Retry-After date +30 s: waited {gap} ms"
+    );
     let rows = attempt_rows(&out);
     let r1 = rows_of(&rows, "DocumentReference/doc-1");
     assert_eq!((r1[0].retry_after_s, r1[0].wait_ms), (Some(7), Some(7000)));
@@ -146,11 +167,24 @@ async fn a_retry_after_beyond_the_cap_or_the_budget_defers_to_the_next_run() {
     let r1 = rows_of(&rows, "DocumentReference/doc-1");
     assert_eq!(r1.len(), 1);
     assert_eq!(r1[0].decision, "deferred");
-    assert!(r1[0].reason.as_deref().unwrap().contains("Retry-After 600s is beyond the cap of 300s"));
+    assert!(
+        r1[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("Retry-After 600s is beyond the cap of 300s")
+    );
     let r2 = rows_of(&rows, "DocumentReference/doc-2");
     let d: Vec<&str> = r2.iter().map(|r| r.decision.as_str()).collect();
-    assert_eq!(d, ["retry", "deferred"], "15 s fits in 20 s once, not twice");
-    assert!(r2[1].reason.as_deref().unwrap().contains("time budget"), "{r2:?}");
+    assert_eq!(
+        d,
+        ["retry", "deferred"],
+        "15 s fits in 20 s once, not twice"
+    );
+    assert!(
+        r2[1].reason.as_deref().unwrap().contains("time budget"),
+        "{r2:?}"
+    );
     assert_eq!(s.requests().len(), 3);
 }
 
@@ -171,16 +205,39 @@ async fn attempts_count_over_runs_and_then_the_item_is_parked_for_good() {
     cfg.clock_start = Some(test_clock() + 1_200_000_000);
     let third = replay(&cfg).await;
     assert_eq!((third.parked, third.attempts), (1, 0), "{third:?}");
-    assert_eq!(s.requests().len(), 2, "never retried automatically after parking");
+    assert_eq!(
+        s.requests().len(),
+        2,
+        "never retried automatically after parking"
+    );
     let rows = attempt_rows(&out);
     let shape: Vec<(Option<i64>, &str)> = rows
         .iter()
         .map(|r| (r.attempt, r.decision.as_str()))
         .collect();
-    assert_eq!(shape, [(Some(1), "failed"), (Some(2), "parked"), (None, "parked")]);
-    assert!(rows[1].reason.as_deref().unwrap().contains("attempts used up (2 of 2)"));
-    assert!(rows[2].reason.as_deref().unwrap().starts_with("parked earlier"));
-    assert_eq!(parquet_files(&out.join("replay_attempts")).len(), 3, "one file per run");
+    assert_eq!(
+        shape,
+        [(Some(1), "failed"), (Some(2), "parked"), (None, "parked")]
+    );
+    assert!(
+        rows[1]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("attempts used up (2 of 2)")
+    );
+    assert!(
+        rows[2]
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("parked earlier")
+    );
+    assert_eq!(
+        parquet_files(&out.join("replay_attempts")).len(),
+        3,
+        "one file per run"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -192,7 +249,9 @@ async fn permanent_answers_park_at_once_and_invalid_bodies_are_retried() {
             body: "<html>maintenance</html>".into(),
             ..Reply::status(200)
         },
-        "DocumentReference/doc-4" => Reply::json(serde_json::json!({"resourceType": "Patient", "id": "p"})),
+        "DocumentReference/doc-4" => {
+            Reply::json(serde_json::json!({"resourceType": "Patient", "id": "p"}))
+        }
         r => Reply::fhir(r),
     }))
     .await;
@@ -200,18 +259,40 @@ async fn permanent_answers_park_at_once_and_invalid_bodies_are_retried() {
     let notices: Vec<Notice> = (1..=4).map(one_read).collect();
     let (out, _) = story(dir.path(), &notices, &[(ORG_A, &s.base)]);
     let sum = replay(&config(&out)).await;
-    assert_eq!((sum.parked, sum.succeeded, sum.failed), (2, 1, 1), "{sum:?}");
+    assert_eq!(
+        (sum.parked, sum.succeeded, sum.failed),
+        (2, 1, 1),
+        "{sum:?}"
+    );
     let rows = attempt_rows(&out);
-    for (r, status) in [("DocumentReference/doc-1", 404), ("DocumentReference/doc-2", 410)] {
+    for (r, status) in [
+        ("DocumentReference/doc-1", 404),
+        ("DocumentReference/doc-2", 410),
+    ] {
         let x = rows_of(&rows, r);
         assert_eq!(x.len(), 1);
-        assert_eq!((x[0].status, x[0].class.as_str(), x[0].decision.as_str()), (Some(status), "permanent", "parked"));
+        assert_eq!(
+            (x[0].status, x[0].class.as_str(), x[0].decision.as_str()),
+            (Some(status), "permanent", "parked")
+        );
     }
     let x = rows_of(&rows, "DocumentReference/doc-3");
-    assert_eq!(x.iter().map(|r| r.class.as_str()).collect::<Vec<_>>(), ["invalid-body", "success"]);
+    assert_eq!(
+        x.iter().map(|r| r.class.as_str()).collect::<Vec<_>>(),
+        ["invalid-body", "success"]
+    );
     let x = rows_of(&rows, "DocumentReference/doc-4");
-    assert_eq!(x.len(), 3, "a wrong resource type is an invalid body, retried within the run");
-    assert!(x[0].reason.as_deref().unwrap().contains("expected a DocumentReference, got a Patient"));
+    assert_eq!(
+        x.len(),
+        3,
+        "a wrong resource type is an invalid body, retried within the run"
+    );
+    assert!(
+        x[0].reason
+            .as_deref()
+            .unwrap()
+            .contains("expected a DocumentReference, got a Patient")
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -232,7 +313,10 @@ async fn the_circuit_breaker_opens_after_consecutive_transient_failures() {
     let deferred: Vec<_> = rows.iter().filter(|r| r.decision == "deferred").collect();
     assert_eq!(deferred.len(), 3);
     for r in deferred {
-        assert_eq!(r.reason.as_deref(), Some(format!("the circuit breaker of {} is open", s.origin).as_str()));
+        assert_eq!(
+            r.reason.as_deref(),
+            Some(format!("the circuit breaker of {} is open", s.origin).as_str())
+        );
     }
 }
 
@@ -240,7 +324,8 @@ async fn the_circuit_breaker_opens_after_consecutive_transient_failures() {
 async fn concurrency_never_exceeds_the_per_host_and_global_limits() {
     let all = Arc::new(AtomicUsize::new(0));
     let all_max = Arc::new(AtomicUsize::new(0));
-    let slow: Script = Arc::new(|seen: &Seen, _| Reply::fhir(&seen.request).after(Duration::from_millis(100)));
+    let slow: Script =
+        Arc::new(|seen: &Seen, _| Reply::fhir(&seen.request).after(Duration::from_millis(100)));
     let (a, _) = TestSender::start_shared(slow.clone(), all.clone(), all_max.clone()).await;
     let (b, _) = TestSender::start_shared(slow, all.clone(), all_max.clone()).await;
     let dir = tempfile::tempdir().unwrap();
@@ -256,9 +341,15 @@ async fn concurrency_never_exceeds_the_per_host_and_global_limits() {
     let sum = replay(&cfg).await;
     assert_eq!(sum.succeeded, 80, "{sum:?}");
     assert_eq!((a.requests().len(), b.requests().len()), (40, 40));
-    let (ma, mb) = (a.max_in_flight.load(Ordering::SeqCst), b.max_in_flight.load(Ordering::SeqCst));
+    let (ma, mb) = (
+        a.max_in_flight.load(Ordering::SeqCst),
+        b.max_in_flight.load(Ordering::SeqCst),
+    );
     assert!(ma <= 3 && mb <= 3, "per host: {ma} and {mb} in flight");
-    assert!(ma == 3 || mb == 3, "the per-host limit is reached: {ma}, {mb}");
+    assert!(
+        ma == 3 || mb == 3,
+        "the per-host limit is reached: {ma}, {mb}"
+    );
     let total = all_max.load(Ordering::SeqCst);
     assert!((4..=5).contains(&total), "global: {total} in flight");
 }

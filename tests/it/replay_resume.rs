@@ -23,8 +23,17 @@ async fn a_killed_replay_resumes_without_repeating_a_success() {
     let (out, _) = story(dir.path(), &notices, &[(ORG_A, &s.base)]);
     let cmd = || {
         let mut c = bin();
-        c.args(["replay", "--concurrency", "2", "--per-host", "2", "--batch-size", "4", "--out"])
-            .arg(&out);
+        c.args([
+            "replay",
+            "--concurrency",
+            "2",
+            "--per-host",
+            "2",
+            "--batch-size",
+            "4",
+            "--out",
+        ])
+        .arg(&out);
         c
     };
     let mut child = cmd()
@@ -34,7 +43,10 @@ async fn a_killed_replay_resumes_without_repeating_a_success() {
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while s.requests().len() < 9 {
-        assert!(std::time::Instant::now() < deadline, "the replay did not start");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the replay did not start"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // While it runs, a second replay on the same folder is refused and changes nothing.
@@ -47,10 +59,18 @@ async fn a_killed_replay_resumes_without_repeating_a_success() {
     let before = s.requests().len();
     assert!(before < 30, "killed too late: {before} requests");
     let table = out.join("replay_attempts");
-    assert!(!table.exists() || parquet_files(&table).is_empty(), "the killed run wrote no table");
+    assert!(
+        !table.exists() || parquet_files(&table).is_empty(),
+        "the killed run wrote no table"
+    );
 
     let r = cmd().output().unwrap();
-    assert_eq!(r.status.code(), Some(0), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
     // The killed run's attempts were recovered into their own file.
     assert_eq!(parquet_files(&out.join("replay_attempts")).len(), 2);
     let rows = attempt_rows(&out);
@@ -66,7 +86,10 @@ async fn a_killed_replay_resumes_without_repeating_a_success() {
         *per_item.entry(r.item.as_str()).or_default() += 1;
     }
     assert_eq!(per_item.len(), 30);
-    assert!(per_item.values().all(|n| *n == 1), "a success was repeated: {per_item:?}");
+    assert!(
+        per_item.values().all(|n| *n == 1),
+        "a success was repeated: {per_item:?}"
+    );
     let stdout = String::from_utf8_lossy(&r.stdout);
     let resumed = stdout.split_whitespace().nth(3).unwrap().to_owned();
     let killed = runs.iter().find(|r| **r != resumed).unwrap();
@@ -79,7 +102,10 @@ async fn a_killed_replay_resumes_without_repeating_a_success() {
     assert!(!journaled.is_empty());
     let after: Vec<String> = s.requests()[before..].to_vec();
     for r in &after {
-        assert!(!journaled.contains(r.as_str()), "{r} succeeded before the kill and was pulled again");
+        assert!(
+            !journaled.contains(r.as_str()),
+            "{r} succeeded before the kill and was pulled again"
+        );
     }
     assert_eq!(after.len(), 30 - journaled.len());
     for r in &succeeded {

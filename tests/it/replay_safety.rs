@@ -48,22 +48,56 @@ async fn other_origins_are_refused_and_never_contacted() {
     let (out, _) = story(dir.path(), &notices, &[(ORG_A, &good.base)]);
     let sum = replay(&config(&out)).await;
     assert_eq!((sum.succeeded, sum.refused), (2, 3), "{sum:?}");
-    assert!(evil.requests().is_empty(), "the other origin was contacted: {:?}", evil.requests());
+    assert!(
+        evil.requests().is_empty(),
+        "the other origin was contacted: {:?}",
+        evil.requests()
+    );
     let rows = attempt_rows(&out);
     let one = rows_of(&rows, "Patient/stolen");
-    assert_eq!((one[0].decision.as_str(), one[0].attempt), ("refused", None));
-    assert_eq!(one[0].reason.as_deref(), Some("the Task names an absolute URL on another origin"));
+    assert_eq!(
+        (one[0].decision.as_str(), one[0].attempt),
+        ("refused", None)
+    );
+    assert_eq!(
+        one[0].reason.as_deref(),
+        Some("the Task names an absolute URL on another origin")
+    );
     let paged = rows_of(&rows, "Observation?code=paged");
     assert_eq!((paged[0].pages, paged[0].resources), (Some(2), Some(2)));
     let esc = rows_of(&rows, "Observation?code=escape");
     assert_eq!(esc.len(), 1, "a refusal is not retried");
-    assert_eq!((esc[0].class.as_str(), esc[0].decision.as_str()), ("refused", "refused"));
-    assert!(esc[0].reason.as_deref().unwrap().contains("next link to another origin"));
+    assert_eq!(
+        (esc[0].class.as_str(), esc[0].decision.as_str()),
+        ("refused", "refused")
+    );
+    assert!(
+        esc[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("next link to another origin")
+    );
     let moved = rows_of(&rows, "DocumentReference/moved");
-    assert_eq!((moved[0].status, moved[0].decision.as_str()), (Some(302), "refused"));
-    assert!(moved[0].reason.as_deref().unwrap().contains("redirect to another origin refused"));
-    assert_eq!(rows_of(&rows, "DocumentReference/here")[0].decision, "succeeded");
-    assert!(good.requests().contains(&"DocumentReference/there".to_owned()));
+    assert_eq!(
+        (moved[0].status, moved[0].decision.as_str()),
+        (Some(302), "refused")
+    );
+    assert!(
+        moved[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("redirect to another origin refused")
+    );
+    assert_eq!(
+        rows_of(&rows, "DocumentReference/here")[0].decision,
+        "succeeded"
+    );
+    assert!(
+        good.requests()
+            .contains(&"DocumentReference/there".to_owned())
+    );
     // Nothing of the escaped search landed (its first page came from the right origin, but the
     // search as a whole was refused).
     let landed: String = std::fs::read_dir(out.join("landing/date=2026-11-20"))
@@ -71,7 +105,10 @@ async fn other_origins_are_refused_and_never_contacted() {
         .flatten()
         .map(|f| std::fs::read_to_string(f.path()).unwrap())
         .collect();
-    assert!(landed.contains("\"p2\"") && !landed.contains("\"e1\""), "{landed}");
+    assert!(
+        landed.contains("\"p2\"") && !landed.contains("\"e1\""),
+        "{landed}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -97,10 +134,17 @@ async fn without_a_matching_configured_base_nothing_is_sent() {
     assert_eq!((sum.succeeded, sum.refused), (1, 2), "{sum:?}");
     assert_eq!(s.requests(), ["DocumentReference/doc-3"]);
     let rows = attempt_rows(&out);
-    assert!(rows_of(&rows, "DocumentReference/doc-1")[0].reason.as_deref().unwrap()
-        .contains("the log's sender_base is on another origin than the base configured"));
+    assert!(
+        rows_of(&rows, "DocumentReference/doc-1")[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("the log's sender_base is on another origin than the base configured")
+    );
     assert_eq!(
-        rows_of(&rows, "DocumentReference/doc-2")[0].reason.as_deref(),
+        rows_of(&rows, "DocumentReference/doc-2")[0]
+            .reason
+            .as_deref(),
         Some(format!("no base is configured for the sending organisation {ORG_B}").as_str())
     );
 }
@@ -108,7 +152,9 @@ async fn without_a_matching_configured_base_nothing_is_sent() {
 #[tokio::test(start_paused = true)]
 async fn expiry_is_checked_against_the_clock_and_bodies_are_capped() {
     let s = TestSender::start(Arc::new(|seen: &Seen, _| match seen.request.as_str() {
-        "DocumentReference/doc-2" => Reply::json(json!({"resourceType": "DocumentReference", "id": "d", "text": "x".repeat(5000)})),
+        "DocumentReference/doc-2" => Reply::json(
+            json!({"resourceType": "DocumentReference", "id": "d", "text": "x".repeat(5000)}),
+        ),
         r => Reply::fhir(r),
     }))
     .await;
@@ -121,23 +167,37 @@ async fn expiry_is_checked_against_the_clock_and_bodies_are_capped() {
         one_read(2),
     ];
     let (out, outcome) = story(dir.path(), &notices, &[(ORG_A, &s.base)]);
-    assert_eq!(outcome.findings.iter().filter(|f| f.replayable).count(), 2, "not expired at as-of");
+    assert_eq!(
+        outcome.findings.iter().filter(|f| f.replayable).count(),
+        2,
+        "not expired at as-of"
+    );
     let mut cfg = config(&out);
     cfg.limits.max_body = Size(1024);
     let sum = replay(&cfg).await;
     assert_eq!((sum.refused, sum.parked), (1, 1), "{sum:?}");
     assert_eq!(s.requests(), ["DocumentReference/doc-2"]);
     let rows = attempt_rows(&out);
-    assert_eq!(rows_of(&rows, "DocumentReference/doc-1")[0].reason.as_deref(), Some("expired at 2026-11-20T05:30:00Z"));
+    assert_eq!(
+        rows_of(&rows, "DocumentReference/doc-1")[0]
+            .reason
+            .as_deref(),
+        Some("expired at 2026-11-20T05:30:00Z")
+    );
     let big = rows_of(&rows, "DocumentReference/doc-2");
-    assert_eq!((big[0].class.as_str(), big[0].decision.as_str()), ("too-large", "parked"));
+    assert_eq!(
+        (big[0].class.as_str(), big[0].decision.as_str()),
+        ("too-large", "parked")
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_refused_token_is_renewed_once_with_the_authorization_base() {
     let s = TestSender::start(Arc::new(|seen: &Seen, nth| {
         if seen.request == "token" {
-            return Reply::json(json!({"access_token": format!("tok-{}", nth + 1), "expires_in": 3600}));
+            return Reply::json(
+                json!({"access_token": format!("tok-{}", nth + 1), "expires_in": 3600}),
+            );
         }
         match seen.auth.as_deref() {
             Some("Bearer tok-2") => Reply::fhir(&seen.request),
@@ -157,7 +217,10 @@ async fn a_refused_token_is_renewed_once_with_the_authorization_base() {
         TokenSource::ClientCredentials {
             token_url: format!("{}/token", s.base),
             client_id: "pullrecon-test".into(),
-            client_secret: SecretSource { env: None, file: Some(secret) },
+            client_secret: SecretSource {
+                env: None,
+                file: Some(secret),
+            },
             scope: Some("read".into()),
         },
     )];
@@ -165,10 +228,20 @@ async fn a_refused_token_is_renewed_once_with_the_authorization_base() {
     assert_eq!((sum.succeeded, sum.failed), (2, 0), "{sum:?}");
     let seen = s.seen();
     let tokens: Vec<_> = seen.iter().filter(|x| x.request == "token").collect();
-    assert_eq!(tokens.len(), 2, "one token, then one renewal (cached for the second request)");
+    assert_eq!(
+        tokens.len(),
+        2,
+        "one token, then one renewal (cached for the second request)"
+    );
     let form = tokens[0].form.as_deref().unwrap();
-    assert!(form.contains(&format!("authorization_base={AUTH_BASE}")), "{form}");
-    assert!(form.contains("client_secret=s3cr3t-client") && form.contains("grant_type=client_credentials"));
+    assert!(
+        form.contains(&format!("authorization_base={AUTH_BASE}")),
+        "{form}"
+    );
+    assert!(
+        form.contains("client_secret=s3cr3t-client")
+            && form.contains("grant_type=client_credentials")
+    );
     let rows = attempt_rows(&out);
     let d: Vec<&str> = rows.iter().map(|r| r.decision.as_str()).collect();
     assert_eq!(d, ["renew-token", "succeeded", "succeeded"]);
@@ -198,15 +271,31 @@ async fn a_sender_that_refuses_the_renewed_token_is_stopped_for_the_run() {
     cfg.senders = vec![sender(
         ORG_A,
         &s.base,
-        TokenSource::Static(SecretSource { env: None, file: Some(token) }),
+        TokenSource::Static(SecretSource {
+            env: None,
+            file: Some(token),
+        }),
     )];
     let sum = replay(&cfg).await;
     assert_eq!((sum.failed, sum.deferred), (1, 3), "{sum:?}");
     assert_eq!(sum.exit_code(), 3);
-    assert_eq!(s.requests().len(), 2, "the first item and its one retry with a renewed token");
+    assert_eq!(
+        s.requests().len(),
+        2,
+        "the first item and its one retry with a renewed token"
+    );
     let rows = attempt_rows(&out);
     let d: Vec<&str> = rows.iter().map(|r| r.decision.as_str()).collect();
-    assert_eq!(d, ["renew-token", "failed", "deferred", "deferred", "deferred"]);
-    assert!(rows[4].reason.as_deref().unwrap().contains("stopped for this run"));
+    assert_eq!(
+        d,
+        ["renew-token", "failed", "deferred", "deferred", "deferred"]
+    );
+    assert!(
+        rows[4]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("stopped for this run")
+    );
     assert_no_secrets(&out, &["from-file"]);
 }

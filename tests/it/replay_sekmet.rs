@@ -22,15 +22,25 @@ use std::time::Duration;
 
 const TOKEN: &str = "sekmet-test-token-7f3a";
 const ORGS: [(&str, &str); 3] = [
-    ("http://fhir.nl/fhir/NamingSystem/ura|32109876", "https://fhir.amstelrade.example/fhir"),
-    ("http://fhir.nl/fhir/NamingSystem/ura|20481632", "https://fhir.delinde.example/fhir"),
-    ("http://fhir.nl/fhir/NamingSystem/ura|41872305", "https://fhir.waterland.example/fhir"),
+    (
+        "http://fhir.nl/fhir/NamingSystem/ura|32109876",
+        "https://fhir.amstelrade.example/fhir",
+    ),
+    (
+        "http://fhir.nl/fhir/NamingSystem/ura|20481632",
+        "https://fhir.delinde.example/fhir",
+    ),
+    (
+        "http://fhir.nl/fhir/NamingSystem/ura|41872305",
+        "https://fhir.waterland.example/fhir",
+    ),
 ];
 
 /// A program of the test venv (`scripts/test` sets PULLRECON_PYTHON).
 fn venv_bin(name: &str) -> PathBuf {
-    let py = std::env::var("PULLRECON_PYTHON")
-        .expect("PULLRECON_PYTHON is not set: run scripts/test, which installs sekmet-fhir and mitmproxy");
+    let py = std::env::var("PULLRECON_PYTHON").expect(
+        "PULLRECON_PYTHON is not set: run scripts/test, which installs sekmet-fhir and mitmproxy",
+    );
     let p = Path::new(&py).parent().unwrap().join(name);
     assert!(p.exists(), "{} is missing: run scripts/test", p.display());
     p
@@ -106,7 +116,11 @@ async fn sekmet(dir: &Path, public: Option<&str>) -> (Proc, String) {
         for f in std::fs::read_dir(t.path()).unwrap().flatten() {
             let body = std::fs::read_to_string(f.path()).unwrap();
             let v: Value = serde_json::from_str(&body).unwrap();
-            let url = format!("{base}/{}/{}", v["resourceType"].as_str().unwrap(), v["id"].as_str().unwrap());
+            let url = format!(
+                "{base}/{}/{}",
+                v["resourceType"].as_str().unwrap(),
+                v["id"].as_str().unwrap()
+            );
             let r = http
                 .put(&url)
                 .bearer_auth(TOKEN)
@@ -153,11 +167,19 @@ fn sample_pointed_at(dir: &Path, base: &str) -> (PathBuf, PathBuf) {
     (dir.join("sent"), dir.join("received"))
 }
 
-fn replayable(o: &pullrecon::reconcile::Outcome) -> BTreeSet<(String, Option<String>, &'static str)> {
+fn replayable(
+    o: &pullrecon::reconcile::Outcome,
+) -> BTreeSet<(String, Option<String>, &'static str)> {
     o.findings
         .iter()
         .filter(|f| f.replayable)
-        .map(|f| (f.notification.clone().unwrap(), f.request.clone(), f.category))
+        .map(|f| {
+            (
+                f.notification.clone().unwrap(),
+                f.request.clone(),
+                f.category,
+            )
+        })
         .collect()
 }
 
@@ -170,12 +192,16 @@ async fn the_sample_replayed_against_sekmet_leaves_only_explained_items() {
     let key = Pseudonymiser::new(Some(b"e2e-key".to_vec()));
     let mut o = options(&sent, &received, &out);
     o.pseudonymiser = key.clone();
-    o.senders = ORGS.iter().map(|(org, _)| (org.to_string(), base.clone())).collect();
+    o.senders = ORGS
+        .iter()
+        .map(|(org, _)| (org.to_string(), base.clone()))
+        .collect();
     let first = reconcile(&o).unwrap();
     // The same ten replayable findings as the sample's hand-written list.
-    let expected: Vec<Value> =
-        serde_json::from_str(&std::fs::read_to_string(repo().join("sample-data/expected-findings.json")).unwrap())
-            .unwrap();
+    let expected: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("sample-data/expected-findings.json")).unwrap(),
+    )
+    .unwrap();
     let want: BTreeSet<(String, Option<String>, String)> = expected
         .iter()
         .filter(|f| f["replayable"] == true)
@@ -187,8 +213,10 @@ async fn the_sample_replayed_against_sekmet_leaves_only_explained_items() {
             )
         })
         .collect();
-    let got: BTreeSet<(String, Option<String>, String)> =
-        replayable(&first).into_iter().map(|(a, b, c)| (a, b, c.to_owned())).collect();
+    let got: BTreeSet<(String, Option<String>, String)> = replayable(&first)
+        .into_iter()
+        .map(|(a, b, c)| (a, b, c.to_owned()))
+        .collect();
     assert_eq!(got, want);
 
     let token = dir.path().join("token");
@@ -199,7 +227,16 @@ async fn the_sample_replayed_against_sekmet_leaves_only_explained_items() {
     cfg.limits.timeout = Dur(30);
     cfg.senders = ORGS
         .iter()
-        .map(|(org, _)| sender(org, &base, TokenSource::Static(SecretSource { env: None, file: Some(token.clone()) })))
+        .map(|(org, _)| {
+            sender(
+                org,
+                &base,
+                TokenSource::Static(SecretSource {
+                    env: None,
+                    file: Some(token.clone()),
+                }),
+            )
+        })
         .collect();
     let sum = replay(&cfg).await;
     assert_eq!((sum.failed, sum.deferred), (0, 0), "{sum:?}");
@@ -208,7 +245,11 @@ async fn the_sample_replayed_against_sekmet_leaves_only_explained_items() {
 
     // Reconciled again with the replayed log as extra received input.
     let mut o2 = o.clone();
-    o2.received.push(pullrecon::replay::replayed_log_dir(&out).display().to_string());
+    o2.received.push(
+        pullrecon::replay::replayed_log_dir(&out)
+            .display()
+            .to_string(),
+    );
     o2.out = dir.path().join("out2");
     let second = reconcile(&o2).unwrap();
     let left = replayable(&second);
@@ -216,11 +257,15 @@ async fn the_sample_replayed_against_sekmet_leaves_only_explained_items() {
         rows.iter().any(|x| {
             x.notification == n
                 && (x.decision == "parked" || x.decision == "refused")
-                && r.as_deref().is_none_or(|r| pullrecon::fhir::request::redact_bsn(r) == x.request)
+                && r.as_deref()
+                    .is_none_or(|r| pullrecon::fhir::request::redact_bsn(r) == x.request)
         })
     };
     for (n, r, cat) in &left {
-        assert!(explained(n, r), "{cat} {n} {r:?} is still replayable and not explained");
+        assert!(
+            explained(n, r),
+            "{cat} {n} {r:?} is still replayable and not explained"
+        );
     }
     for (n, r, cat) in replayable(&first) {
         let still = left.iter().any(|(n2, r2, _)| *n2 == n && *r2 == r);
@@ -228,18 +273,41 @@ async fn the_sample_replayed_against_sekmet_leaves_only_explained_items() {
     }
     assert_eq!(left.len(), 1, "{left:?}");
     let parked = rows_of(&rows, "DocumentReference/amstelrade-brief-88213");
-    assert_eq!((parked[0].status, parked[0].decision.as_str()), (Some(404), "parked"));
+    assert_eq!(
+        (parked[0].status, parked[0].decision.as_str()),
+        (Some(404), "parked")
+    );
     let refused: Vec<_> = rows.iter().filter(|r| r.decision == "refused").collect();
     assert_eq!(refused.len(), 2);
-    assert!(refused.iter().all(|r| r.reason.as_deref() == Some("the Workflow Task is no longer active (status completed)")));
+    assert!(
+        refused.iter().all(|r| r.reason.as_deref()
+            == Some("the Workflow Task is no longer active (status completed)"))
+    );
     // The delivery findings are gone: the replay took the notifications in.
-    for cat in ["notification-undelivered", "notification-lost", "update-missed"] {
-        assert!(second.findings.iter().all(|f| f.category != cat || !f.replayable), "{cat}");
+    for cat in [
+        "notification-undelivered",
+        "notification-lost",
+        "update-missed",
+    ] {
+        assert!(
+            second
+                .findings
+                .iter()
+                .all(|f| f.category != cat || !f.replayable),
+            "{cat}"
+        );
     }
     // Real search semantics: _include brought the Specimen along.
-    let lab = rows_of(&rows, "Observation?category=http://snomed.info/sct%7C275711006&_include=Observation:specimen");
+    let lab = rows_of(
+        &rows,
+        "Observation?category=http://snomed.info/sct%7C275711006&_include=Observation:specimen",
+    );
     assert_eq!(lab[0].resources, Some(2));
-    assert!(rows.iter().filter(|r| r.attempt.is_some()).all(|r| r.patient.as_deref().is_some_and(|p| p.len() == 64) || r.kind == "get-workflow-task" || r.patient.is_none()));
+    assert!(rows.iter().filter(|r| r.attempt.is_some()).all(|r| {
+        r.patient.as_deref().is_some_and(|p| p.len() == 64)
+            || r.kind == "get-workflow-task"
+            || r.patient.is_none()
+    }));
     assert_no_secrets(&out.join("replay_attempts"), &[TOKEN]);
     assert_no_secrets(&out.join("replayed"), &[TOKEN]);
 }
@@ -277,7 +345,14 @@ async fn faults_injected_by_mitmproxy_in_front_of_sekmet_are_retried() {
         Command::new(venv_bin("mitmdump"))
             .arg("--mode")
             .arg(format!("reverse:{origin}"))
-            .args(["--listen-host", "127.0.0.1", "--listen-port", &proxy_port.to_string(), "-q", "-s"])
+            .args([
+                "--listen-host",
+                "127.0.0.1",
+                "--listen-port",
+                &proxy_port.to_string(),
+                "-q",
+                "-s",
+            ])
             .arg(&addon)
             .env("HOME", dir.path())
             .stdout(Stdio::null())
@@ -288,7 +363,9 @@ async fn faults_injected_by_mitmproxy_in_front_of_sekmet_are_retried() {
     // Readiness through the proxy (this burns the 503 and the 429 of /fhir/metadata).
     wait_ready(&format!("{proxy_base}/metadata"), &mut proxy).await;
     let notices = vec![
-        Notice::new(1).inputs(vec![read_input("DocumentReference/waterland-overdracht-3310")]),
+        Notice::new(1).inputs(vec![read_input(
+            "DocumentReference/waterland-overdracht-3310",
+        )]),
         Notice::new(2).inputs(vec![search_input("Observation?_count=1")]),
     ];
     let (out, _) = story(dir.path(), &notices, &[]);
@@ -298,14 +375,33 @@ async fn faults_injected_by_mitmproxy_in_front_of_sekmet_are_retried() {
     cfg.clock_start = None;
     cfg.limits.backoff_base = Dur(1);
     cfg.limits.backoff_cap = Dur(2);
-    cfg.senders = vec![sender(ORG_A, &proxy_base, TokenSource::Static(SecretSource { env: None, file: Some(token) }))];
+    cfg.senders = vec![sender(
+        ORG_A,
+        &proxy_base,
+        TokenSource::Static(SecretSource {
+            env: None,
+            file: Some(token),
+        }),
+    )];
     let sum = replay(&cfg).await;
     assert_eq!(sum.succeeded, 2, "{sum:?}");
     let rows = attempt_rows(&out);
-    for r in ["DocumentReference/waterland-overdracht-3310", "Observation?_count=1"] {
+    for r in [
+        "DocumentReference/waterland-overdracht-3310",
+        "Observation?_count=1",
+    ] {
         let x = rows_of(&rows, r);
-        let seq: Vec<(Option<i64>, &str)> = x.iter().map(|r| (r.status, r.decision.as_str())).collect();
-        assert_eq!(seq, [(Some(503), "retry"), (Some(429), "retry"), (Some(200), "succeeded")], "{r}");
+        let seq: Vec<(Option<i64>, &str)> =
+            x.iter().map(|r| (r.status, r.decision.as_str())).collect();
+        assert_eq!(
+            seq,
+            [
+                (Some(503), "retry"),
+                (Some(429), "retry"),
+                (Some(200), "succeeded")
+            ],
+            "{r}"
+        );
         assert_eq!(x[1].retry_after_s, Some(1));
         assert_eq!(x[1].wait_ms, Some(1000));
     }
