@@ -116,6 +116,7 @@ async fn main() -> anyhow::Result<()> {
         pseudonymiser: Pseudonymiser::none(),
         command: "replay_bench".into(),
         run_id: None,
+        replayed: Vec::new(),
         shard: None,
     })?;
     let reconcile_s = t0.elapsed().as_secs_f64();

@@ -31,6 +31,8 @@ pub struct Options {
     pub command: String,
     /// A run id given by the caller (`run` uses one id for all its steps); else a new one.
     pub run_id: Option<String>,
+    /// The first instant read (UTC microseconds), when not `as_of − lookback` (a backfill day).
+    pub window_from: Option<i64>,
     /// Logs written by pullrecon's replay (folders or globs; absent ones are skipped): read as
     /// received log, and not cut at as-of (see `ingest::ingest`).
     pub replayed: Vec<String>,
@@ -82,7 +84,9 @@ pub fn reconcile(opts: &Options) -> Result<Outcome> {
     let started = now_micros();
     let run_id = opts.run_id.clone().unwrap_or_else(|| new_run_id(started));
     let window = Window {
-        from: opts.as_of - opts.lookback_seconds * MICROS_PER_SEC,
+        from: opts
+            .window_from
+            .unwrap_or(opts.as_of - opts.lookback_seconds * MICROS_PER_SEC),
         to: opts.as_of,
     };
     let ingested = ingest::ingest(&opts.sent, &opts.received, &opts.replayed, window)?;
@@ -180,6 +184,7 @@ fn parameters_json(o: &Options) -> String {
         "as_of": format_ts(o.as_of),
         "grace": format_duration(o.grace_seconds),
         "lookback": format_duration(o.lookback_seconds),
+        "window_from": o.window_from.map(format_ts),
         "push_sla": format_duration(o.push_sla_seconds),
         "time_zone": o.time_zone.name(),
         "senders": o.senders,

@@ -86,6 +86,7 @@ impl Args {
             command,
             run_id: None,
             replayed: Vec::new(),
+            window_from: None,
             shard: None,
         })
     }

@@ -205,6 +205,7 @@ pub fn options(spec: &RunSpec, pseudonymiser: Pseudonymiser) -> Options {
         command: spec.command.clone(),
         run_id: Some(spec.run_id.clone()),
         replayed,
+        window_from: spec.day.map(|w| w.from),
         shard: None,
     }
 }
@@ -294,7 +295,10 @@ pub fn execute(spec: &RunSpec, console: &Console) -> RunResult {
         Some(w) => w.seconds(),
         None => job.windows.lookback.0,
     };
-    let window_from = spec.as_of - lookback * crate::time::MICROS_PER_SEC;
+    let window_from = match spec.day {
+        Some(w) => w.from,
+        None => spec.as_of - lookback * crate::time::MICROS_PER_SEC,
+    };
     let mut record = JobRun {
         run_id: spec.run_id.clone(),
         as_of: spec.as_of,

@@ -175,7 +175,15 @@ mod tests {
         let n = crate::fhir::task::parse_task(&notify_task(&t).to_string()).unwrap();
         assert_eq!(n.identifier, t.identifier);
         assert_eq!(n.group, t.group);
-        assert!(n.malformations().is_empty());
+        assert_eq!(
+            n.malformations(),
+            t.malformations(),
+            "as well-formed as the original"
+        );
+        assert_eq!(
+            (n.code, n.sender_org),
+            (t.code.clone(), t.sender_org.clone())
+        );
         assert_eq!(
             crate::fhir::task::parse_task(&workflow_body(&t).to_string())
                 .unwrap()

@@ -383,7 +383,7 @@ async fn execute(
                                 other.reason().unwrap_or_default()
                             )),
                         };
-                        unsent(&ctx, &it, f.clone(), None).await?;
+                        unsent(&ctx, &it, f.clone()).await?;
                         count(&mut summary, &f);
                         done += 1;
                     }
@@ -399,7 +399,7 @@ async fn execute(
                             queue.push_back(Item { parent: None, ..it });
                         } else {
                             let f = Fate::Refused("no longer an input of the Workflow Task".into());
-                            unsent(&ctx, &it, f.clone(), None).await?;
+                            unsent(&ctx, &it, f.clone()).await?;
                             count(&mut summary, &f);
                             done += 1;
                         }
@@ -439,7 +439,7 @@ async fn execute(
     for (_, held) in waiting.drain() {
         for it in held {
             let f = Fate::Deferred("the Workflow Task was not read in this run".into());
-            unsent(&ctx, &it, f.clone(), None).await?;
+            unsent(&ctx, &it, f.clone()).await?;
             count(&mut summary, &f);
         }
     }
@@ -581,13 +581,12 @@ fn base_row(ctx: &Ctx, it: &Item) -> Row {
 }
 
 /// Records an item that ends without a request in this step.
-async fn unsent(ctx: &Ctx, it: &Item, fate: Fate, attempts: Option<u32>) -> Result<()> {
+async fn unsent(ctx: &Ctx, it: &Item, fate: Fate) -> Result<()> {
     let mut row = base_row(ctx, it);
     row.class = Class::NotSent.as_str().to_owned();
     row.decision = fate.decision().to_owned();
     row.reason = fate.reason();
     row.outcome = "not-attempted".into();
-    let _ = attempts;
     ctx.writer
         .write(
             Entry {
@@ -601,7 +600,7 @@ async fn unsent(ctx: &Ctx, it: &Item, fate: Fate, attempts: Option<u32>) -> Resu
 }
 
 async fn finish(ctx: &Ctx, it: Item, fate: Fate) -> Done {
-    if let Err(e) = unsent(ctx, &it, fate.clone(), None).await {
+    if let Err(e) = unsent(ctx, &it, fate.clone()).await {
         tracing::error!(error = %e, "cannot journal an item");
     }
     let workflow = (it.kind == RequestKind::WorkflowTask).then(|| WorkflowResult {

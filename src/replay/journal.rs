@@ -245,7 +245,9 @@ impl Writer {
                 .map_err(|_| stopped())?;
             rx.await.map_err(|_| stopped())?
         } else {
-            self.tx.send(Msg::Write(Box::new(e), None)).map_err(|_| stopped())
+            self.tx
+                .send(Msg::Write(Box::new(e), None))
+                .map_err(|_| stopped())
         }
     }
 
@@ -328,7 +330,9 @@ fn write_batch(files: &mut Files, entries: Vec<Entry>, sync: bool) -> std::io::R
             events.push(b'\n');
         }
         if let Some(r) = e.row {
-            journal.extend_from_slice(serde_json::to_string(&Record::Row(Box::new(r.clone())))?.as_bytes());
+            journal.extend_from_slice(
+                serde_json::to_string(&Record::Row(Box::new(r.clone())))?.as_bytes(),
+            );
             journal.push(b'\n');
             files.rows.push(r);
         }

@@ -312,6 +312,7 @@ pub fn rebuild(run: &RunInfo, scratch: &Path, pseudonymiser: &Pseudonymiser) -> 
         command: "pullrecon replay (plan)".into(),
         run_id: Some(run.run_id.clone()),
         replayed: side("received", true),
+        window_from: param_str(p, "window_from").and_then(|t| crate::time::parse_rfc3339(t).ok()),
         shard: None,
     };
     let result = reconcile(&opts);

@@ -169,6 +169,7 @@ pub fn options(sent: &Path, received: &Path, out: &Path) -> Options {
         command: "test".into(),
         run_id: None,
         replayed: Vec::new(),
+        window_from: None,
         shard: None,
     }
 }

@@ -589,7 +589,7 @@ async fn the_sample_replays_against_the_embedded_sender() {
         );
     }
     for r in &rows {
-        assert_eq!(r.on_behalf_of.is_some(), true);
+        assert!(r.on_behalf_of.is_some());
         assert!(r.acting_system.starts_with("pullrecon/"));
         if r.attempt.is_some() {
             let tp = r.traceparent.as_deref().unwrap();
