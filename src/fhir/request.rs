@@ -130,33 +130,26 @@ const BSN_MARKERS: [&str; 4] = [
 /// Replaces every value after `…/NamingSystem/bsn|` (canonical `%7C`, or a literal `|`) with
 /// `[bsn]`, so that request text can be written to an output.
 pub fn redact_bsn(request: &str) -> String {
+    // ASCII lower-casing keeps byte offsets, so positions found in `lower` hold in `request`.
+    let lower = request.to_ascii_lowercase();
+    let markers: Vec<String> = BSN_MARKERS.iter().map(|m| m.to_ascii_lowercase()).collect();
     let mut out = String::with_capacity(request.len());
-    let mut rest = request;
-    'outer: loop {
-        for marker in BSN_MARKERS {
-            if let Some(i) = find_ignore_case(rest, marker) {
-                let end = i + marker.len();
-                out.push_str(&rest[..end]);
-                out.push_str("[bsn]");
-                let tail = &rest[end..];
-                let stop = tail.find(['&', ',', '#']).unwrap_or(tail.len());
-                rest = &tail[stop..];
-                continue 'outer;
-            }
-        }
-        out.push_str(rest);
-        return out;
+    let mut pos = 0;
+    loop {
+        let next = markers
+            .iter()
+            .filter_map(|m| lower[pos..].find(m.as_str()).map(|i| (pos + i, m.len())))
+            .min();
+        let Some((at, len)) = next else {
+            out.push_str(&request[pos..]);
+            return out;
+        };
+        let end = at + len;
+        out.push_str(&request[pos..end]);
+        out.push_str("[bsn]");
+        let tail = &request[end..];
+        pos = end + tail.find(['&', ',', '#']).unwrap_or(tail.len());
     }
-}
-
-fn find_ignore_case(hay: &str, needle: &str) -> Option<usize> {
-    let n = needle.len();
-    (0..=hay.len().saturating_sub(n)).find(|&i| {
-        hay.is_char_boundary(i)
-            && hay
-                .get(i..i + n)
-                .is_some_and(|s| s.eq_ignore_ascii_case(needle))
-    })
 }
 
 #[cfg(test)]
@@ -240,6 +233,10 @@ mod tests {
         assert_eq!(
             redact_bsn("Patient?identifier=http://fhir.nl/fhir/NamingSystem/bsn|172642863"),
             "Patient?identifier=http://fhir.nl/fhir/NamingSystem/bsn|[bsn]"
+        );
+        assert_eq!(
+            redact_bsn("a=NamingSystem/bsn|1&b=namingsystem%2Fbsn%7C2,3"),
+            "a=NamingSystem/bsn|[bsn]&b=namingsystem%2Fbsn%7C[bsn],3"
         );
     }
 }
