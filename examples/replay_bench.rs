@@ -116,6 +116,7 @@ async fn main() -> anyhow::Result<()> {
         pseudonymiser: Pseudonymiser::none(),
         command: "replay_bench".into(),
         run_id: None,
+        window_from: None,
         replayed: Vec::new(),
         shard: None,
     })?;

@@ -48,7 +48,9 @@ fn strip_scheme(text: &str) -> Option<&str> {
 /// absolute URL loses its scheme, host and the path segments before the first one that starts
 /// with an upper-case letter (a resource type).
 pub fn normalise(text: &str, base: Option<&str>) -> String {
-    let text = text.trim();
+    // Leading slashes first, so that a stray one before an absolute URL changes nothing (and a
+    // second normalisation is a no-op).
+    let text = text.trim().trim_start_matches('/');
     let mut rel: &str = text;
     if let Some(base) = base {
         let b = base.trim().trim_end_matches('/');

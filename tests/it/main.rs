@@ -6,6 +6,7 @@ mod common;
 
 mod bad_input;
 mod cmd_reconcile;
+mod fuzz_regressions;
 mod rejects;
 mod sample;
 mod tables;
