@@ -2,7 +2,7 @@
 //! cancellations, group position, expected requests and the pulls done for them) and about each
 //! pushed message. Built once from the ingested events; the checks only read it.
 
-use crate::fhir::request::normalise;
+use crate::fhir::request::key as request_key;
 use crate::fhir::task::{RequestKind, Task};
 use crate::ingest::{Event, Interaction, Origin, Side};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -425,7 +425,7 @@ fn finish_notification(n: &mut Notification, params: &Params) {
     let base = n.sender_base.clone();
     let mut seen = HashSet::new();
     for r in &n.task.requests {
-        let request = normalise(&r.raw, base.as_deref());
+        let request = request_key(&r.raw, base.as_deref());
         if seen.insert(request.clone()) {
             n.expected.push(ExpectedRequest {
                 request,
@@ -438,7 +438,7 @@ fn finish_notification(n: &mut Notification, params: &Params) {
     if n.task.get_workflow_task == Some(true)
         && let Some(id) = &n.task.based_on
     {
-        let request = normalise(&format!("Task/{id}"), None);
+        let request = request_key(&format!("Task/{id}"), None);
         if seen.insert(request.clone()) {
             n.expected.push(ExpectedRequest {
                 request,
@@ -494,14 +494,14 @@ fn add_pull(m: &mut Model, e: Event) {
     let Some(&i) = m.index.get(id) else {
         m.stray_pulls.push(StrayPull {
             notification: id.to_owned(),
-            request: normalise(raw, e.sender_base.as_deref()),
+            request: request_key(raw, e.sender_base.as_deref()),
             attempt: Attempt::of(&e),
         });
         return;
     };
     let n = &mut m.notifications[i];
     let base = e.sender_base.as_deref().or(n.sender_base.as_deref());
-    let request = normalise(raw, base);
+    let request = request_key(raw, base);
     let s = n.pulls.entry(request).or_default();
     if s.attempts == 0 {
         s.first = e.ts;
@@ -531,7 +531,7 @@ fn add_workflow_requests(n: &mut Notification) {
     let mut seen: HashSet<String> = n.expected.iter().map(|r| r.request.clone()).collect();
     let mut extra = Vec::new();
     for r in &wf.requests {
-        let request = normalise(&r.raw, base.as_deref());
+        let request = request_key(&r.raw, base.as_deref());
         if seen.insert(request.clone()) {
             extra.push(ExpectedRequest {
                 request,

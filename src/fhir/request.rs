@@ -30,12 +30,13 @@ fn canon(component: &str, keep: &'static AsciiSet) -> String {
     percent_encode(&bytes, keep).to_string()
 }
 
-/// Splits an absolute URL into (origin + path, rest) or returns None for a relative one.
+/// The rest of an absolute `http(s)://` URL after its scheme, or None for a relative one.
 fn strip_scheme(text: &str) -> Option<&str> {
-    let lower = text.get(..8)?.to_ascii_lowercase();
-    if lower.starts_with("https://") {
+    let b = text.as_bytes();
+    // The prefixes are ASCII, so the byte after them starts a character.
+    if b.len() >= 8 && b[..8].eq_ignore_ascii_case(b"https://") {
         Some(&text[8..])
-    } else if lower.starts_with("http://") {
+    } else if b.len() >= 7 && b[..7].eq_ignore_ascii_case(b"http://") {
         Some(&text[7..])
     } else {
         None
@@ -109,6 +110,13 @@ pub fn normalise(text: &str, base: Option<&str>) -> String {
         }
     }
     out
+}
+
+/// The key a request is compared and written by: its canonical form with BSN values redacted.
+/// Two requests of one notification that differ only in the BSN they carry are one request (a
+/// notification concerns one patient), and no key ever holds a BSN.
+pub fn key(text: &str, base: Option<&str>) -> String {
+    redact_bsn(&normalise(text, base))
 }
 
 /// The origin (`scheme://host[:port]`, lower-cased) of an absolute URL.

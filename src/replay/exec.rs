@@ -718,7 +718,13 @@ async fn run_item(ctx: Arc<Ctx>, it: Item) -> Done {
             sender,
         } => (base.clone(), origin.clone(), token.clone(), sender.clone()),
     };
-    let url = match client::target_url(&base, &it.request, it.raw.as_deref()) {
+    // The item's request is its key (BSN values redacted); what is sent is the Task's own text.
+    let send = it
+        .raw
+        .as_deref()
+        .map(|r| normalise(r, n.log_base.as_deref()))
+        .unwrap_or_else(|| it.request.clone());
+    let url = match client::target_url(&base, &send, it.raw.as_deref()) {
         Ok(u) => u,
         Err(r) => return finish(&ctx, it, Fate::Refused(r)).await,
     };
@@ -980,7 +986,10 @@ fn inputs_of(
 ) -> Vec<(String, Option<String>, RequestKind)> {
     t.requests
         .iter()
-        .map(|r| (normalise(&r.raw, base), Some(r.raw.clone()), r.kind.clone()))
+        .map(|r| {
+            let key = crate::fhir::request::key(&r.raw, base);
+            (key, Some(r.raw.clone()), r.kind.clone())
+        })
         .collect()
 }
 

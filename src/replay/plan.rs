@@ -381,7 +381,7 @@ fn raw_of(n: &Notification, request: &str, source: RequestSource) -> Option<Stri
         RequestSource::WorkflowTaskRef => return None,
     };
     list.iter()
-        .find(|r| normalise(&r.raw, base) == request)
+        .find(|r| crate::fhir::request::key(&r.raw, base) == request)
         .map(|r| r.raw.clone())
 }
 

@@ -11,6 +11,10 @@ fn normalise_is_idempotent_on_found_inputs() {
     let found: &[&[u8]] = &[
         // fuzz/artifacts/task/crash-345c908f950005cf4a76c485f3e65dcf7b85174c
         b"/https://",
+        // fuzz/artifacts/task/crash-af8bf4f90b75afdf2f10690f75febbbe4ca3c298: a multi-byte
+        // character right after the scheme
+        b"http://\xcc\x80",
+        b"http://",
         b"//http://x/",
         b"https://",
         b"http://h?",
