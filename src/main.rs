@@ -20,6 +20,12 @@ fn init_logging(cli: &Cli) {
 }
 
 fn main() -> ExitCode {
+    // Everything pullrecon creates (tables, landing, journals, report, metrics, logs it writes) is
+    // audit data: no access for others, whichever code path creates it.
+    // SAFETY: umask only sets the process's file-mode creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o027);
+    }
     let cli = Cli::parse();
     init_logging(&cli);
     pullrecon::cli::set_json_output(cli.log_format == "json");

@@ -4,7 +4,7 @@
 
 use crate::bsn::Pseudonymiser;
 use crate::checks::{self, Finding, Severity};
-use crate::ingest::{self, Ingested, Window};
+use crate::ingest::{self, Ingested, InputFile, Reject, Window};
 use crate::model::{self, Model, Params};
 use crate::tables::{self, RunRecord};
 use crate::time::{MICROS_PER_SEC, format_duration, format_ts, local_date};
@@ -49,6 +49,9 @@ pub struct Outcome {
     pub rejects_by_reason: BTreeMap<&'static str, u64>,
     pub written: Vec<PathBuf>,
     pub model: Model,
+    /// The accounts of the input files, and the records set aside.
+    pub files: Vec<InputFile>,
+    pub rejects: Vec<Reject>,
 }
 
 impl Outcome {
@@ -80,7 +83,15 @@ pub fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
+/// One reconciliation: `analyse`, then the audit tables written for the run's date.
 pub fn reconcile(opts: &Options) -> Result<Outcome> {
+    let mut outcome = analyse(opts)?;
+    write_tables(opts, &mut outcome)?;
+    Ok(outcome)
+}
+
+/// Ingest, model and checks, writing nothing (replay's plan rebuilds a run this way).
+pub fn analyse(opts: &Options) -> Result<Outcome> {
     let started = now_micros();
     let run_id = opts.run_id.clone().unwrap_or_else(|| new_run_id(started));
     let window = Window {
@@ -113,7 +124,7 @@ pub fn reconcile(opts: &Options) -> Result<Outcome> {
     let date = local_date(opts.as_of, opts.time_zone)
         .format("%Y-%m-%d")
         .to_string();
-    let mut run = RunRecord {
+    let run = RunRecord {
         run_id,
         as_of: opts.as_of,
         date,
@@ -140,27 +151,6 @@ pub fn reconcile(opts: &Options) -> Result<Outcome> {
         exit_code: if errors > 0 { 3 } else { 0 },
         pseudonym_key: opts.pseudonymiser.has_key(),
     };
-    let p = &opts.pseudonymiser;
-    let mut tables_out = vec![
-        ("input_files", tables::input_files_table(&run, &files)?),
-        (
-            "notifications",
-            tables::notifications_table(&run, &model, p)?,
-        ),
-        ("requests", tables::requests_table(&run, &model)?),
-        (
-            "findings",
-            tables::findings_table(&run, &findings, &model, p)?,
-        ),
-        ("bsn_audit", tables::bsn_audit_table(&run, &model, p)?),
-        ("rejects", tables::rejects_table(&run, &rejects, &files)?),
-    ];
-    run.finished_at = now_micros();
-    // `runs` goes last: a run is listed only once all its tables are in place.
-    tables_out.push(("runs", tables::runs_table(&run, &files)?));
-    let written = tables::write_all(&opts.out, &run, tables_out)
-        .with_context(|| format!("cannot write the tables under {}", opts.out.display()))?;
-
     let mut rejects_by_reason = BTreeMap::new();
     for r in &rejects {
         *rejects_by_reason.entry(r.reason.code()).or_insert(0) += 1;
@@ -170,9 +160,30 @@ pub fn reconcile(opts: &Options) -> Result<Outcome> {
         findings,
         ingested_files: files.len(),
         rejects_by_reason,
-        written,
+        written: Vec::new(),
         model,
+        files,
+        rejects,
     })
+}
+
+/// Writes the run's tables; `runs` last, so a run is listed only once all its tables are in place.
+fn write_tables(opts: &Options, o: &mut Outcome) -> Result<()> {
+    let p = &opts.pseudonymiser;
+    let (run, model, findings) = (&o.run, &o.model, &o.findings);
+    let mut tables_out = vec![
+        ("input_files", tables::input_files_table(run, &o.files)?),
+        ("notifications", tables::notifications_table(run, model, p)?),
+        ("requests", tables::requests_table(run, model)?),
+        ("findings", tables::findings_table(run, findings, model, p)?),
+        ("bsn_audit", tables::bsn_audit_table(run, model, p)?),
+        ("rejects", tables::rejects_table(run, &o.rejects, &o.files)?),
+    ];
+    o.run.finished_at = now_micros();
+    tables_out.push(("runs", tables::runs_table(&o.run, &o.files)?));
+    o.written = tables::write_all(&opts.out, &o.run, tables_out)
+        .with_context(|| format!("cannot write the tables under {}", opts.out.display()))?;
+    Ok(())
 }
 
 fn parameters_json(o: &Options) -> String {

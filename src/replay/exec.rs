@@ -123,11 +123,10 @@ pub async fn replay(cfg: &ReplayConfig) -> Result<ReplaySummary> {
     let (run, outcome) = {
         let out = out.clone();
         let p = pseudonymiser.clone();
-        let scratch = out.join(format!(".replay-plan-{}", std::process::id()));
         tokio::task::spawn_blocking(move || -> Result<_> {
             let run = plan::latest_run(&out)?;
             plan::verify_inputs(&run)?;
-            let outcome = plan::rebuild(&run, &scratch, &p)?;
+            let outcome = plan::rebuild(&run, &out, &p)?;
             Ok((run, outcome))
         })
         .await

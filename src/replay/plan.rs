@@ -14,7 +14,7 @@ use crate::fhir::request::{normalise, origin};
 use crate::fhir::task::RequestKind;
 use crate::job::TokenSource;
 use crate::model::{Notification, RequestSource};
-use crate::reconcile::{Options, Outcome, reconcile};
+use crate::reconcile::{Options, Outcome, analyse};
 use crate::secret::Secret;
 use anyhow::{Context, Result, anyhow, bail};
 use polars::prelude::*;
@@ -282,10 +282,9 @@ pub fn run_senders(run: &RunInfo) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-/// Rebuilds the run's model and findings from exactly its inputs, with its parameters, into a
-/// scratch folder that is removed afterwards. (What earlier replays did comes from the journals:
-/// their events are later than the run's as-of.)
-pub fn rebuild(run: &RunInfo, scratch: &Path, pseudonymiser: &Pseudonymiser) -> Result<Outcome> {
+/// Rebuilds the run's model and findings from exactly its inputs, with its parameters, writing
+/// nothing (`reconcile::analyse`). Replayed logs among its inputs are read as the run read them.
+pub fn rebuild(run: &RunInfo, out: &Path, pseudonymiser: &Pseudonymiser) -> Result<Outcome> {
     let p = &run.parameters;
     let side = |s: &str, replayed: bool| {
         run.inputs
@@ -299,7 +298,7 @@ pub fn rebuild(run: &RunInfo, scratch: &Path, pseudonymiser: &Pseudonymiser) -> 
     let opts = Options {
         sent: side("sent", false),
         received,
-        out: scratch.to_path_buf(),
+        out: out.to_path_buf(),
         as_of: run.as_of,
         grace_seconds: duration_param(p, "grace", 15 * 60)?,
         lookback_seconds: duration_param(p, "lookback", 30 * 86_400)?,
@@ -315,9 +314,7 @@ pub fn rebuild(run: &RunInfo, scratch: &Path, pseudonymiser: &Pseudonymiser) -> 
         window_from: param_str(p, "window_from").and_then(|t| crate::time::parse_rfc3339(t).ok()),
         shard: None,
     };
-    let result = reconcile(&opts);
-    let _ = std::fs::remove_dir_all(scratch);
-    result.with_context(|| format!("cannot rebuild run {} from its inputs", run.run_id))
+    analyse(&opts).with_context(|| format!("cannot rebuild run {} from its inputs", run.run_id))
 }
 
 /// The sender route of a notification.

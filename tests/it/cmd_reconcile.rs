@@ -178,7 +178,7 @@ fn arrow_cast_display(a: &dyn arrow_array::Array, i: usize) -> String {
 }
 
 /// The BSNs and authorization-base values in the sample input, found by reading the logs.
-fn secrets_in_sample() -> Vec<String> {
+pub fn secrets_in_sample() -> Vec<String> {
     let mut found = std::collections::BTreeSet::new();
     let mut texts = Vec::new();
     for f in [

@@ -9,6 +9,7 @@ mod cmd_reconcile;
 mod fuzz_regressions;
 mod rejects;
 mod sample;
+mod secrets;
 mod tables;
 mod tasks;
 
@@ -28,3 +29,4 @@ mod replay_faults;
 mod replay_resume;
 mod replay_safety;
 mod replay_sekmet;
+mod sender_faults;
