@@ -207,7 +207,9 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
             .write(true)
             .create(true)
             .truncate(true)
-            .mode(0o644)
+            // Counts only, but like every output not for others: give node_exporter's user the
+            // file's group (a setgid textfile folder) rather than opening it to all.
+            .mode(0o640)
             .open(&tmp)
             .with_context(|| format!("cannot create {}", tmp.display()))?;
         f.write_all(text.as_bytes())?;

@@ -254,7 +254,7 @@ fn status_text(status: u16) -> String {
 }
 
 /// Reads a body, stopping as soon as it passes `max` bytes.
-async fn read_capped(
+pub(super) async fn read_capped(
     mut resp: reqwest::Response,
     max: u64,
 ) -> Result<Vec<u8>, (Class, String, u64)> {

@@ -272,7 +272,7 @@ async fn execute(
         reconcile_run_id: plan.run.run_id.clone(),
         as_of: plan.run.as_of,
         notifs: plan.notifs,
-        tokens: Tokens::new(http.clone()),
+        tokens: Tokens::new(http.clone(), secs(limits.timeout)),
         client: http,
         hosts: Hosts::new(limits.concurrency, limits.per_host),
         deadline: clock.started() + secs(limits.budget),

@@ -37,6 +37,8 @@ struct SlotKey {
 #[derive(Debug)]
 pub struct Tokens {
     http: reqwest::Client,
+    /// The whole token request, answer included (the replay's per-request timeout).
+    timeout: Duration,
     slots: Mutex<HashMap<SlotKey, Arc<tokio::sync::Mutex<Slot>>>>,
     /// Tokens fetched (for the tests and the log).
     pub fetched: AtomicU64,
@@ -44,11 +46,14 @@ pub struct Tokens {
 
 /// Renew a little before the sender's stated expiry.
 const MARGIN: Duration = Duration::from_secs(30);
+/// The largest token endpoint answer read.
+const MAX_ANSWER: u64 = 64 << 10;
 
 impl Tokens {
-    pub fn new(http: reqwest::Client) -> Self {
+    pub fn new(http: reqwest::Client, timeout: Duration) -> Self {
         Tokens {
             http,
+            timeout,
             slots: Mutex::new(HashMap::new()),
             fetched: AtomicU64::new(0),
         }
@@ -127,6 +132,7 @@ impl Tokens {
                 let resp = self
                     .http
                     .post(token_url)
+                    .timeout(self.timeout)
                     .header("accept", "application/json")
                     .form(&form)
                     .send()
@@ -138,9 +144,10 @@ impl Tokens {
                 if !(200..300).contains(&status) {
                     return Err(format!("the token endpoint answered {status}"));
                 }
-                let body: serde_json::Value = resp
-                    .json()
+                let body = super::client::read_capped(resp, MAX_ANSWER)
                     .await
+                    .map_err(|(_, why, _)| format!("the token endpoint's answer: {why}"))?;
+                let body: serde_json::Value = serde_json::from_slice(&body)
                     .map_err(|_| "the token endpoint's answer is not JSON".to_owned())?;
                 let token = body
                     .get("access_token")

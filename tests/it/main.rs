@@ -30,3 +30,6 @@ mod replay_resume;
 mod replay_safety;
 mod replay_sekmet;
 mod sender_faults;
+
+// Crash safety (#6): kill -9 at random moments of reconcile, replay and run.
+mod crash_safety;

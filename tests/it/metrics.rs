@@ -115,7 +115,8 @@ fn the_metrics_file_parses_and_holds_the_runs_figures() {
     assert!(last > 1.7e9);
     assert!(value(&samples, "pullrecon_last_success_timestamp_seconds", &[]).is_some());
     assert!(value(&samples, "pullrecon_step_success", &[("step", "replay")]).is_some());
-    // Written atomically: no temporary file beside it; readable by node_exporter.
+    // Written atomically: no temporary file beside it; readable by the owner and its group
+    // (node_exporter's user is given the group), not by others.
     let leftovers: Vec<_> = std::fs::read_dir(&s.out)
         .unwrap()
         .flatten()
@@ -124,7 +125,7 @@ fn the_metrics_file_parses_and_holds_the_runs_figures() {
     assert!(leftovers.is_empty());
     assert_eq!(
         std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-        0o644
+        0o640
     );
 }
 
