@@ -6,12 +6,16 @@
 //! otherwise the job's thresholds' verdict on the final findings (0, or 3). The caller holds the
 //! output folder's lock. Output: human lines on stdout, or JSON lines with `--log-format json`.
 
+mod console;
+mod finish;
 pub mod job_runs;
+
+pub use console::{Console, one_line, out};
+use finish::{finish_lines, unresolved, write_metrics};
 
 use crate::bsn::Pseudonymiser;
 use crate::days::DayWindow;
 use crate::job::{Job, Verdict};
-use crate::metrics::RunMetrics;
 use crate::reconcile::{Options, Outcome, now_micros, reconcile};
 use crate::replay::{ReplayConfig, ReplaySummary, replay_latest, replayed_log_dir};
 use crate::time::{format_duration, format_ts, local_date};
@@ -20,57 +24,6 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::Path;
-
-/// Where a run's human or JSON lines go (stdout).
-#[derive(Debug, Clone, Copy)]
-pub struct Console {
-    pub json: bool,
-    pub quiet: bool,
-}
-
-impl Console {
-    /// From the global `--log-format` flag.
-    pub fn new(quiet: bool) -> Console {
-        Console {
-            json: crate::cli::json_output(),
-            quiet,
-        }
-    }
-
-    /// A human line (text mode only).
-    pub fn line(&self, text: impl AsRef<str>) {
-        if !self.json && !self.quiet {
-            out(&format!("{}\n", text.as_ref()));
-        }
-    }
-
-    /// Human text as it is (text mode only).
-    pub fn text(&self, text: &str) {
-        if !self.json && !self.quiet {
-            out(text);
-        }
-    }
-
-    /// A JSON event (JSON mode only): one object per line, with `ts` and `event`.
-    pub fn event(&self, event: &str, fields: serde_json::Value) {
-        if !self.json || self.quiet {
-            return;
-        }
-        let mut v = json!({"ts": format_ts(now_micros()), "event": event});
-        if let (Some(o), serde_json::Value::Object(f)) = (v.as_object_mut(), fields) {
-            o.extend(f);
-        }
-        out(&format!("{v}\n"));
-    }
-}
-
-/// Writes to stdout; a closed stdout (`| head`) is no reason to stop a run.
-pub fn out(text: &str) {
-    use std::io::Write;
-    let mut o = std::io::stdout().lock();
-    let _ = o.write_all(text.as_bytes());
-    let _ = o.flush();
-}
 
 /// One run to do.
 #[derive(Debug, Clone)]
@@ -94,42 +47,6 @@ pub struct RunResult {
     pub exit_code: i32,
     /// The reason, when the run could not be done.
     pub failure: Option<String>,
-}
-
-/// One line of an error, without control characters, at most 400 characters, and without
-/// anything that looks like a BSN (a value after the BSN naming system, or a 9-digit number that
-/// passes the elfproef): a step's error goes to `job_runs`, the report and the log.
-pub fn one_line(text: &str) -> String {
-    let t: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let t = crate::fhir::request::redact_bsn(&t);
-    let mut masked = String::with_capacity(t.len());
-    let mut digits = String::new();
-    let flush = |digits: &mut String, out: &mut String| {
-        if digits.len() == 9 && crate::bsn::is_valid(digits) {
-            out.push_str("[bsn]");
-        } else {
-            out.push_str(digits);
-        }
-        digits.clear();
-    };
-    for c in t.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-        } else {
-            flush(&mut digits, &mut masked);
-            masked.push(c);
-        }
-    }
-    flush(&mut digits, &mut masked);
-    let t = masked.split_whitespace().collect::<Vec<_>>().join(" ");
-    if t.chars().count() > 400 {
-        t.chars().take(399).collect::<String>() + "…"
-    } else {
-        t
-    }
 }
 
 const LOG_EXTENSIONS: [&str; 6] = [
@@ -361,6 +278,12 @@ pub fn execute(spec: &RunSpec, console: &Console) -> RunResult {
         steps: Vec::new(),
         total: 5,
     };
+
+    // A replay killed in an earlier run may have left events that its journal does not record:
+    // they are cut back before the first reconcile reads the replayed log.
+    if let Err(e) = crate::replay::recover_interrupted(&out) {
+        tracing::warn!(error = %one_line(&format!("{e:#}")), "cannot recover an interrupted replay");
+    }
 
     // 1. reconcile
     let t = now_micros();
@@ -596,136 +519,6 @@ fn status_of(steps: &[Step]) -> RunStatus {
     }
 }
 
-/// Unresolved items (findings of severity error or warning) and the start of the oldest.
-fn unresolved(o: &Outcome) -> (u64, Option<i64>) {
-    use crate::checks::Severity;
-    let open: Vec<_> = o
-        .findings
-        .iter()
-        .filter(|f| matches!(f.severity, Severity::Error | Severity::Warning))
-        .collect();
-    (open.len() as u64, open.iter().filter_map(|f| f.since).min())
-}
-
-fn write_metrics(
-    job: &Job,
-    record: &JobRun,
-    outcome: Option<(&Outcome, &Verdict)>,
-    path: &Path,
-) -> anyhow::Result<()> {
-    let history = job_runs::read_all(&job.output.dir).unwrap_or_default();
-    let mut last_success = job_runs::last_success(&history, &job.name);
-    if record.status == RunStatus::Ok {
-        last_success = Some(last_success.map_or(record.finished_at, |t| t.max(record.finished_at)));
-    }
-    let mut m = RunMetrics {
-        job: job.name.clone(),
-        run_id: record.run_id.clone(),
-        as_of: record.as_of,
-        started_at: record.started_at,
-        finished_at: record.finished_at,
-        success: record.status == RunStatus::Ok,
-        exit_code: record.exit_code,
-        steps: record
-            .steps
-            .iter()
-            .map(|s| (s.step.to_owned(), s.status != StepStatus::Error))
-            .collect(),
-        replay_enabled: job.replay.enabled,
-        replay: vec![
-            ("planned", record.replay.planned),
-            ("succeeded", record.replay.succeeded),
-            ("failed", record.replay.failed),
-            ("parked", record.replay.parked),
-            ("refused", record.replay.refused),
-            ("deferred", record.replay.deferred),
-        ],
-        replay_attempts: record.replay.attempts,
-        last_success,
-        ..Default::default()
-    };
-    if let Some((o, v)) = outcome {
-        let mut f = BTreeMap::new();
-        for (cat, sev) in crate::checks::categories() {
-            f.insert((cat.to_owned(), sev.as_str().to_owned()), 0u64);
-        }
-        for x in &o.findings {
-            *f.entry((x.category.to_owned(), x.severity.as_str().to_owned()))
-                .or_insert(0) += 1;
-        }
-        m.findings = Some(f);
-        let (n, oldest) = unresolved(o);
-        m.unresolved = n;
-        m.oldest_unresolved_age_seconds = oldest.map(|s| ((o.run.as_of - s) as f64 / 1e6).max(0.0));
-        m.threshold_errors = v.errors.len();
-        m.threshold_warnings = v.warnings.len();
-        m.rejects = Some(o.run.rejects);
-    }
-    crate::metrics::write_atomic(path, &crate::metrics::render(&m))
-}
-
-fn finish_lines(
-    console: &Console,
-    r: &JobRun,
-    v: &Verdict,
-    report: Option<&Path>,
-    metrics: Option<&Path>,
-) {
-    let list = |b: &[crate::job::Breach]| {
-        b.iter()
-            .map(|b| format!("{} {}", b.category, b.count))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    if !v.warnings.is_empty() {
-        console.line(format!("over the warning threshold: {}", list(&v.warnings)));
-    }
-    if !v.errors.is_empty() {
-        console.line(format!("over the error threshold: {}", list(&v.errors)));
-    }
-    let why = match (r.exit_code, &r.reason) {
-        (1, Some(reason)) => format!("the run could not be done: {reason}"),
-        (3, _) => format!(
-            "{} categor{} over the error threshold",
-            v.errors.len(),
-            if v.errors.len() == 1 { "y" } else { "ies" }
-        ),
-        _ => "no category over its error threshold".to_owned(),
-    };
-    let partial = if r.status == RunStatus::Partial {
-        let failed: Vec<&str> = r
-            .steps
-            .iter()
-            .filter(|s| s.status == StepStatus::Error)
-            .map(|s| s.step)
-            .collect();
-        format!(" (steps failed: {})", failed.join(", "))
-    } else {
-        String::new()
-    };
-    console.line(format!(
-        "run {} {}{partial}; exit status {}: {why}",
-        r.run_id,
-        r.status.as_str(),
-        r.exit_code
-    ));
-    console.event(
-        "run-end",
-        json!({
-            "job": r.job, "run_id": r.run_id, "status": r.status.as_str(), "exit_code": r.exit_code,
-            "reason": r.reason, "date": r.date, "replaced_run_id": r.replaced_run_id,
-            "findings": {"error": r.findings_error, "warning": r.findings_warning, "info": r.findings_info},
-            "threshold_errors": r.threshold_errors, "threshold_warnings": r.threshold_warnings,
-            "replay": {"status": r.replay.status, "error": r.replay.error, "planned": r.replay.planned,
-                       "succeeded": r.replay.succeeded, "failed": r.replay.failed, "parked": r.replay.parked,
-                       "refused": r.replay.refused, "deferred": r.replay.deferred, "attempts": r.replay.attempts},
-            "report": report.map(|p| p.display().to_string()),
-            "metrics": metrics.map(|p| p.display().to_string()),
-            "duration_ms": (r.finished_at - r.started_at) / 1000,
-        }),
-    );
-}
-
 /// The holder text written into the lock file.
 pub fn lock_holder(job: &Job, what: &str) -> String {
     format!(
@@ -734,19 +527,4 @@ pub fn lock_holder(job: &Job, what: &str) -> String {
         std::process::id(),
         format_ts(now_micros())
     )
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn error_lines_hold_no_bsn() {
-        let e = "GET Patient?identifier=http://fhir.nl/fhir/NamingSystem/bsn|172642863 failed: 503";
-        let l = super::one_line(e);
-        assert!(!l.contains("172642863") && l.contains("bsn|[bsn]"), "{l}");
-        let e = "sender said:\n  no patient 111222333 (port 8080, id 123456789)";
-        assert_eq!(
-            super::one_line(e),
-            "sender said: no patient [bsn] (port 8080, id 123456789)"
-        );
-    }
 }

@@ -482,6 +482,7 @@ fn header_as_of(h: &journal::Record) -> i64 {
     match h {
         journal::Record::Run { as_of, .. } => *as_of,
         journal::Record::Row(r) => r.as_of,
+        journal::Record::Intent { .. } => 0,
     }
 }
 

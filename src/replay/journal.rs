@@ -4,7 +4,11 @@
 //! arrives while it syncs). After each batch a checkpoint (`DIR/_replay/checkpoint.json`) is
 //! written. The journals are the memory over runs: attempts per item, parked items, successes.
 //! A run that was killed leaves a journal without its `replay_attempts` file; the next replay
-//! writes that file from the journal first. A lock file keeps two replays off one folder.
+//! writes that file from the journal first. Before a batch's landed resources and replayed-log
+//! events, the journal gets an `intent` line with the lengths of the files they go to: a killed
+//! run whose journal ends with one (its rows never written) has those files cut back to these
+//! lengths by recovery, so nothing is on disk that the journal does not record (the request is
+//! pulled again, and lands and is logged once). A lock file keeps two replays off one folder.
 
 use super::attempts::{self, Row};
 use crate::tables::writer::create_private_dir;
@@ -29,6 +33,8 @@ pub enum Record {
         as_of: i64,
     },
     Row(Box<Row>),
+    /// Before a batch's data: each file it appends to, with its length before.
+    Intent { files: Vec<(PathBuf, u64)> },
 }
 
 pub fn journal_dir(out: &Path) -> PathBuf {
@@ -67,7 +73,7 @@ pub fn read(path: &Path) -> Result<(Option<Record>, Vec<Row>)> {
         match serde_json::from_str::<Record>(&line) {
             Ok(Record::Row(r)) => rows.push(*r),
             Ok(h @ Record::Run { .. }) => header = Some(h),
-            Err(_) => continue,
+            Ok(Record::Intent { .. }) | Err(_) => continue,
         }
     }
     Ok((header, rows))
@@ -97,7 +103,39 @@ pub fn fold(out: &Path) -> Result<HashMap<String, ItemState>> {
     Ok(m)
 }
 
-/// Writes the `replay_attempts` file of every journal that has none (a killed run).
+/// The files of a batch whose rows never reached the journal (a kill while it was written): the
+/// last `intent` line when no row follows it.
+fn unfinished_batch(path: &Path) -> Result<Vec<(PathBuf, u64)>> {
+    let f = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut pending = Vec::new();
+    for line in std::io::BufReader::new(f).lines() {
+        let Ok(line) = line else { break };
+        match serde_json::from_str::<Record>(&line) {
+            Ok(Record::Intent { files }) => pending = files,
+            Ok(Record::Row(_)) => pending.clear(),
+            _ => {}
+        }
+    }
+    Ok(pending)
+}
+
+/// Cuts the files of an unfinished batch back to their lengths before it.
+fn cut_back(files: &[(PathBuf, u64)]) -> Result<()> {
+    for (path, len) in files {
+        let Ok(f) = OpenOptions::new().write(true).open(path) else {
+            continue;
+        };
+        if f.metadata()?.len() > *len {
+            f.set_len(*len)
+                .with_context(|| format!("cannot cut back {}", path.display()))?;
+            f.sync_all()?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes the `replay_attempts` file of every journal that has none (a killed run), after
+/// cutting back the files of its unfinished batch.
 pub fn recover(out: &Path) -> Result<Vec<PathBuf>> {
     let mut written = Vec::new();
     for j in journals(out) {
@@ -114,6 +152,7 @@ pub fn recover(out: &Path) -> Result<Vec<PathBuf>> {
         if attempts::part_path(out, &date, &run_id).exists() {
             continue;
         }
+        cut_back(&unfinished_batch(&j)?)?;
         tracing::warn!(run_id = %run_id, rows = rows.len(), "recovering the attempts of an interrupted replay");
         written.push(attempts::write(out, &date, &run_id, as_of, &rows)?);
     }
@@ -186,6 +225,7 @@ pub struct Writer {
 struct Files {
     journal: File,
     events: File,
+    events_path: PathBuf,
     landing_dir: PathBuf,
     /// Rows written, for the table at the end.
     rows: Vec<Row>,
@@ -227,6 +267,7 @@ impl Writer {
         let files = Files {
             journal,
             events,
+            events_path: paths.events.clone(),
             landing_dir: paths.landing_dir.clone(),
             rows: Vec::new(),
         };
@@ -336,6 +377,22 @@ fn write_batch(files: &mut Files, entries: Vec<Entry>, sync: bool) -> std::io::R
             journal.push(b'\n');
             files.rows.push(r);
         }
+    }
+    // The lengths before the data, for recovery to cut back a batch whose rows never follow.
+    if !order.is_empty() || !events.is_empty() {
+        let mut lengths = vec![(files.events_path.clone(), files.events.metadata()?.len())];
+        for name in &order {
+            let p = files.landing_dir.join(name);
+            let len = match std::fs::metadata(&p) {
+                Ok(m) => m.len(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+                Err(e) => return Err(e),
+            };
+            lengths.push((p, len));
+        }
+        let mut line = serde_json::to_string(&Record::Intent { files: lengths })?;
+        line.push('\n');
+        files.journal.write_all(line.as_bytes())?;
     }
     // Landed data and events first: a success's journal line is never on disk before them.
     for name in order {

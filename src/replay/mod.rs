@@ -116,6 +116,19 @@ pub fn replayed_log_dir(out: &Path) -> PathBuf {
     out.join("replayed")
 }
 
+/// Recovers the killed replays of `out` (their `replay_attempts` files; their unfinished last
+/// batch cut back), under the replay lock: `run` and `backfill` call it before their first
+/// reconcile reads the replayed log. Nothing when no replay ran there or one is running now.
+pub fn recover_interrupted(out: &Path) -> Result<Vec<PathBuf>> {
+    if !journal::journal_dir(out).is_dir() {
+        return Ok(Vec::new());
+    }
+    let Ok(_lock) = journal::lock(out) else {
+        return Ok(Vec::new());
+    };
+    journal::recover(out)
+}
+
 /// The folder of replay's own state: journals, checkpoint and lock (`_` keeps it out of
 /// Hive-style readers of `DIR`).
 pub fn state_dir(out: &Path) -> PathBuf {

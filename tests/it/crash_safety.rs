@@ -929,6 +929,10 @@ timeout = "10s"
         let mut pulls = Pulls::default();
         if let Some(want) = &base.replay {
             let (state, rows) = replay_state(out, &what);
+            // (b)
+            pulls = check_pulls(&sender.seen()[from..], &rows, Some(killed_at), &what);
+            in_flight_repeated += pulls.in_flight_repeated;
+            guard_reads += pulls.guard_reads;
             assert_eq!(
                 state.succeeded, want.succeeded,
                 "{what}: other items succeeded than in an uninterrupted replay"
@@ -945,10 +949,6 @@ timeout = "10s"
                 "{what}: the landing zone differs (uninterrupted / after the re-run):\n{}",
                 la.join("\n")
             );
-            // (b)
-            pulls = check_pulls(&sender.seen()[from..], &rows, Some(killed_at), &what);
-            in_flight_repeated += pulls.in_flight_repeated;
-            guard_reads += pulls.guard_reads;
         }
         println!(
             "crash_safety: {what}: {} Parquet files readable, {} temporary files left by the kill{}{}; re-run equal",

@@ -3,59 +3,21 @@
 //! source), replay limits, exit thresholds, the BSN key source, report and metrics paths, and the
 //! as-of policy of `run`. Secrets are never in the file: only the names of environment variables
 //! or files holding them. An unknown key or a bad value is an error naming the file, the line and
-//! the key (`jobs/x.toml:11:1: windows.grase: unknown field …`). Also owns the threshold rules
-//! (dbt-style `warn_if`/`error_if` per category) that turn a run's counts into its exit status.
+//! the key (`jobs/x.toml:11:1: windows.grase: unknown field …`). The threshold rules (dbt-style
+//! `warn_if`/`error_if` per category) are in `thresholds`, error positions in `location`.
 
-use crate::checks::Severity;
-use crate::time::parse_duration;
+mod location;
+mod thresholds;
+mod units;
+
+pub use thresholds::{Breach, Condition, Threshold, ThresholdSeverity, Verdict};
+pub use units::{Dur, Size, parse_size};
+
 use anyhow::{Context, Result, anyhow};
+use location::{key_path_at, line_col, span_of_key};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use toml::de::{DeTable, DeValue};
-
-/// A duration written as text in a job file (`15m`, `36h`, `14d`), in seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Dur(pub i64);
-
-impl<'de> Deserialize<'de> for Dur {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        parse_duration(&s)
-            .map(Dur)
-            .map_err(serde::de::Error::custom)
-    }
-}
-
-/// A size written as text (`512KB`, `50MB`, `1GB`, or bytes), in bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Size(pub u64);
-
-impl<'de> Deserialize<'de> for Size {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        parse_size(&s).map(Size).map_err(serde::de::Error::custom)
-    }
-}
-
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim().to_ascii_uppercase();
-    let (num, mult) = if let Some(n) = t.strip_suffix("GB") {
-        (n, 1u64 << 30)
-    } else if let Some(n) = t.strip_suffix("MB") {
-        (n, 1 << 20)
-    } else if let Some(n) = t.strip_suffix("KB") {
-        (n, 1 << 10)
-    } else if let Some(n) = t.strip_suffix('B') {
-        (n, 1)
-    } else {
-        (t.as_str(), 1)
-    };
-    num.trim()
-        .parse::<u64>()
-        .map(|n| n * mult)
-        .map_err(|_| format!("'{s}' is not a size such as 512KB, 50MB or 1GB"))
-}
 
 /// Where a secret comes from: an environment variable or a file (its content, trimmed).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -218,26 +180,6 @@ impl Default for ReplayLimits {
             attempts_per_run: 3,
         }
     }
-}
-
-/// dbt-style thresholds for one category: conditions on the count, such as `"> 0"` or `">= 10"`.
-/// A field left out comes from `[thresholds.default]`, else from the category's severity: an
-/// `error` category has `error_if = "> 0"` (the contract's exit status 3), a `warning` category
-/// `warn_if = "> 0"`, an `info` category neither. `severity = "warn"` means: never an error.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
-#[serde(deny_unknown_fields)]
-pub struct Threshold {
-    pub severity: Option<ThresholdSeverity>,
-    pub warn_if: Option<Condition>,
-    pub error_if: Option<Condition>,
-}
-
-/// `error` (the default: `error_if` is checked) or `warn` (only `warn_if` is).
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum ThresholdSeverity {
-    Error,
-    Warn,
 }
 
 /// When `run` judges (`[reconcile] as_of`): `"now"` (the default), `"midnight"` (the local
@@ -464,42 +406,6 @@ impl Job {
             .unwrap_or_else(|| self.output.dir.join("pullrecon.prom"))
     }
 
-    /// Judges the counts per category against the thresholds (see [`Threshold`]).
-    pub fn judge(&self, counts: &BTreeMap<String, u64>) -> Verdict {
-        let default = self.thresholds.get("default");
-        let mut v = Verdict::default();
-        for (cat, sev) in crate::checks::categories() {
-            let n = counts.get(cat).copied().unwrap_or(0);
-            let own = self.thresholds.get(cat);
-            let pick = |f: fn(&Threshold) -> Option<Condition>| {
-                own.and_then(f).or_else(|| default.and_then(f))
-            };
-            let severity = own
-                .and_then(|t| t.severity)
-                .or_else(|| default.and_then(|t| t.severity))
-                .unwrap_or(ThresholdSeverity::Error);
-            let gt0 = Condition { op: ">", n: 0 };
-            let error_if = pick(|t| t.error_if).or((sev == Severity::Error).then_some(gt0));
-            let warn_if = pick(|t| t.warn_if).or((sev != Severity::Info).then_some(gt0));
-            if severity == ThresholdSeverity::Error
-                && let Some(c) = error_if.filter(|c| c.holds(n))
-            {
-                v.errors.push(Breach {
-                    category: cat,
-                    count: n,
-                    condition: c,
-                });
-            } else if let Some(c) = warn_if.filter(|c| c.holds(n)) {
-                v.warnings.push(Breach {
-                    category: cat,
-                    count: n,
-                    condition: c,
-                });
-            }
-        }
-        v
-    }
-
     fn resolve_paths(&mut self, dir: &Path) {
         // The job file's folder, absolute and without symlinks, so that `..` in a relative path
         // means its real parent and every path in logs and tables is absolute.
@@ -569,76 +475,11 @@ fn join_relative(dir: &Path, rel: &Path) -> PathBuf {
     base.join(rest.collect::<PathBuf>())
 }
 
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
-    (line, col)
-}
-
 /// A value that parsed but is not allowed, with the key path it sits at.
 #[derive(Debug)]
 struct BadValue {
     key: Vec<String>,
     message: String,
-}
-
-/// The offset of a key (`["senders", "[1]", "base"]`) in the text, when it is written there.
-fn span_of_key(text: &str, key: &[String]) -> Option<usize> {
-    let root = DeTable::parse(text).ok()?;
-    let mut table = root.get_ref();
-    let mut found = None;
-    let mut iter = key.iter().peekable();
-    while let Some(k) = iter.next() {
-        let (kspan, value) = table
-            .iter()
-            .find(|(name, _)| name.get_ref() == k.as_str())?;
-        found = Some(kspan.span().start);
-        let mut value = value.get_ref();
-        if let (DeValue::Array(a), Some(idx)) = (value, iter.peek()) {
-            let i: usize = idx.trim_matches(['[', ']']).parse().ok()?;
-            iter.next();
-            let item = a.get(i)?;
-            found = Some(item.span().start);
-            value = item.get_ref();
-        }
-        match value {
-            DeValue::Table(t) => table = t,
-            _ => break,
-        }
-    }
-    found
-}
-
-/// The key path (`windows.grace`, `senders[1].base`) of the key or value at a text offset (a
-/// table's span is its header only, so every entry is searched, the deepest match first).
-fn key_path_at(text: &str, offset: usize) -> String {
-    fn in_value(v: &DeValue<'_>, offset: usize, path: &str) -> Option<String> {
-        match v {
-            DeValue::Table(t) => in_table(t, offset, path),
-            DeValue::Array(a) => a.iter().enumerate().find_map(|(i, item)| {
-                let p = format!("{path}[{i}]");
-                in_value(item.get_ref(), offset, &p)
-                    .or_else(|| item.span().contains(&offset).then_some(p))
-            }),
-            _ => None,
-        }
-    }
-    fn in_table(t: &DeTable<'_>, offset: usize, path: &str) -> Option<String> {
-        t.iter().find_map(|(k, v)| {
-            let p = if path.is_empty() {
-                k.get_ref().to_string()
-            } else {
-                format!("{path}.{}", k.get_ref())
-            };
-            in_value(v.get_ref(), offset, &p)
-                .or_else(|| (k.span().contains(&offset) || v.span().contains(&offset)).then_some(p))
-        })
-    }
-    DeTable::parse(text)
-        .ok()
-        .and_then(|root| in_table(root.get_ref(), offset, ""))
-        .unwrap_or_default()
 }
 
 /// Fills `{date}`, `{date-1}`, `{date+1}`, … in a glob with dates around the run date.
@@ -666,83 +507,6 @@ pub fn substitute_date(pattern: &str, date: chrono::NaiveDate) -> String {
     }
     out.push_str(rest);
     out
-}
-
-/// A threshold condition on a count: `> N`, `>= N`, `< N`, `<= N`, `== N`, `!= N`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Condition {
-    op: &'static str,
-    n: u64,
-}
-
-impl std::fmt::Display for Condition {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.op, self.n)
-    }
-}
-
-impl<'de> Deserialize<'de> for Condition {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Condition::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
-
-/// A category whose count meets a threshold condition.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Breach {
-    pub category: &'static str,
-    pub count: u64,
-    pub condition: Condition,
-}
-
-impl std::fmt::Display for Breach {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {} ({})", self.category, self.count, self.condition)
-    }
-}
-
-/// What the thresholds say about a run's counts.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Verdict {
-    pub errors: Vec<Breach>,
-    pub warnings: Vec<Breach>,
-}
-
-impl Verdict {
-    /// The contract's exit status: 3 when a category is over its error threshold, else 0.
-    pub fn exit_code(&self) -> i32 {
-        if self.errors.is_empty() { 0 } else { 3 }
-    }
-}
-
-impl Condition {
-    pub fn parse(s: &str) -> Result<Condition, String> {
-        let t = s.trim();
-        for op in [">=", "<=", "==", "!=", ">", "<"] {
-            if let Some(n) = t.strip_prefix(op) {
-                let n = n
-                    .trim()
-                    .parse::<u64>()
-                    .map_err(|_| format!("'{s}': expected a whole number after {op}"))?;
-                return Ok(Condition { op, n });
-            }
-        }
-        Err(format!(
-            "'{s}': expected a condition such as '> 0' or '>= 10'"
-        ))
-    }
-
-    pub fn holds(&self, count: u64) -> bool {
-        match self.op {
-            ">=" => count >= self.n,
-            "<=" => count <= self.n,
-            "==" => count == self.n,
-            "!=" => count != self.n,
-            ">" => count > self.n,
-            _ => count < self.n,
-        }
-    }
 }
 
 #[cfg(test)]
