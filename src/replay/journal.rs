@@ -34,7 +34,9 @@ pub enum Record {
     },
     Row(Box<Row>),
     /// Before a batch's data: each file it appends to, with its length before.
-    Intent { files: Vec<(PathBuf, u64)> },
+    Intent {
+        files: Vec<(PathBuf, u64)>,
+    },
 }
 
 pub fn journal_dir(out: &Path) -> PathBuf {

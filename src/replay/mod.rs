@@ -19,6 +19,7 @@ pub mod embedded;
 pub mod events;
 pub mod exec;
 pub mod hosts;
+mod item;
 pub mod journal;
 pub mod landing;
 pub mod plan;
