@@ -3,9 +3,9 @@
 //! releases (or refuses) the requests that wait for it, and adds its current inputs. A checkpoint
 //! follows every `batch_size` finished items. Also the dry run and the replay's text summary.
 
-use super::attempts::{self};
+use super::attempts;
 use super::backoff::Backoff;
-use super::client::{self};
+use super::client;
 use super::clock::Clock;
 use super::hosts::Hosts;
 use super::item::{run_item, unsent};
