@@ -88,7 +88,6 @@ pub(super) struct Ctx {
     pub(super) writer: Writer,
     pub(super) prior: HashMap<String, ItemState>,
     pub(super) stopped: Mutex<HashMap<String, String>>,
-    pub(super) notified: Mutex<HashSet<usize>>,
     pub(super) acting_system: String,
     pub(super) seed: u64,
     pub(super) attempts: AtomicUsize,
@@ -136,8 +135,6 @@ pub async fn replay(cfg: &ReplayConfig) -> Result<ReplaySummary> {
         (Some(_), None) => Some("http://127.0.0.1/fhir".to_owned()),
         _ => None,
     };
-    let plan = plan::items(run, &outcome, cfg, &pseudonymiser, embedded_base.as_deref());
-    drop(outcome);
     let mut written = Vec::new();
     if !cfg.dry_run {
         let o = out.clone();
@@ -147,12 +144,23 @@ pub async fn replay(cfg: &ReplayConfig) -> Result<ReplaySummary> {
                 .map_err(|e| anyhow!("recovery failed: {e}"))??,
         );
     }
-    let prior = {
+    let (prior, taken_over) = {
         let o = out.clone();
-        tokio::task::spawn_blocking(move || journal::fold(&o))
-            .await
-            .map_err(|e| anyhow!("reading the journals failed: {e}"))??
+        tokio::task::spawn_blocking(move || -> Result<_> {
+            Ok((journal::fold(&o)?, journal::taken_over(&o)?))
+        })
+        .await
+        .map_err(|e| anyhow!("reading the journals failed: {e}"))??
     };
+    let plan = plan::items(
+        run,
+        &outcome,
+        cfg,
+        &pseudonymiser,
+        embedded_base.as_deref(),
+        &taken_over,
+    );
+    drop(outcome);
     if cfg.dry_run {
         return Ok(dry_run(&plan, &prior, &run_id, cfg));
     }
@@ -283,7 +291,6 @@ async fn execute(
         writer: writer.clone(),
         prior,
         stopped: Mutex::new(HashMap::new()),
-        notified: Mutex::new(HashSet::new()),
         acting_system: cfg
             .acting_system
             .clone()

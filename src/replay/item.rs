@@ -143,13 +143,8 @@ fn attempt_entry(
         row: Some(row),
         ..Entry::default()
     };
-    let first_for_notification = ctx
-        .notified
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(it.notif);
-    if first_for_notification && let Some(task) = &n.notify_task {
-        entry.events.push(events::notify_event(a.started_at, task));
+    if let Some(task) = &n.notify_task {
+        entry.notify = Some((n.id.clone(), events::notify_event(a.started_at, task)));
     }
     entry.events.push(events::pull_event(
         a.started_at,

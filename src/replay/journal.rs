@@ -136,6 +136,21 @@ fn cut_back(files: &[(PathBuf, u64)]) -> Result<()> {
     Ok(())
 }
 
+/// The notifications that an earlier replay acted on for a notification-level finding (so its
+/// `notify` event is in the replayed log), with that finding's category.
+pub fn taken_over(out: &Path) -> Result<HashMap<String, String>> {
+    let mut m = HashMap::new();
+    for j in journals(out) {
+        for r in read(&j)?.1 {
+            if r.attempt.is_some() && super::plan::NOTIFICATION_LEVEL.contains(&r.finding.as_str())
+            {
+                m.entry(r.notification).or_insert(r.finding);
+            }
+        }
+    }
+    Ok(m)
+}
+
 /// Writes the `replay_attempts` file of every journal that has none (a killed run), after
 /// cutting back the files of its unfinished batch.
 pub fn recover(out: &Path) -> Result<Vec<PathBuf>> {
@@ -211,6 +226,9 @@ pub struct Entry {
     pub events: Vec<String>,
     /// (landing file name, NDJSON bytes).
     pub landing: Option<(String, Vec<u8>)>,
+    /// (notification, its replayed `notify` event): the writer writes it once per run, before the
+    /// first event of that notification it writes, so a journaled attempt implies its `notify`.
+    pub notify: Option<(String, String)>,
 }
 
 enum Msg {
@@ -231,6 +249,8 @@ struct Files {
     landing_dir: PathBuf,
     /// Rows written, for the table at the end.
     rows: Vec<Row>,
+    /// Notifications whose `notify` event this run wrote.
+    notified: HashSet<String>,
 }
 
 fn open_append(path: &Path) -> std::io::Result<File> {
@@ -272,6 +292,7 @@ impl Writer {
             events_path: paths.events.clone(),
             landing_dir: paths.landing_dir.clone(),
             rows: Vec::new(),
+            notified: HashSet::new(),
         };
         let (tx, rx) = mpsc::unbounded_channel();
         let handle = tokio::spawn(run(files, rx));
@@ -367,6 +388,12 @@ fn write_batch(files: &mut Files, entries: Vec<Entry>, sync: bool) -> std::io::R
                 order.push(name.clone());
             }
             landing.entry(name).or_default().extend_from_slice(&bytes);
+        }
+        if let Some((notification, ev)) = e.notify
+            && files.notified.insert(notification)
+        {
+            events.extend_from_slice(ev.as_bytes());
+            events.push(b'\n');
         }
         for ev in e.events {
             events.extend_from_slice(ev.as_bytes());

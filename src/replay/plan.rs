@@ -382,13 +382,18 @@ fn raw_of(n: &Notification, request: &str, source: RequestSource) -> Option<Stri
         .map(|r| r.raw.clone())
 }
 
-/// Builds the items from a rebuilt run.
+/// Builds the items from a rebuilt run. `taken_over` (from the journals): the notifications an
+/// earlier replay delivered for a notification-level finding. Their `notify` event is written
+/// already, and while they may be replayed their expected requests without a 2xx stay items
+/// under that finding, even when no finding names them now (their receipt is the replay's,
+/// after as-of, so `pull-missing` is not judged yet: a replay killed halfway is finished).
 pub fn items(
     run: RunInfo,
     outcome: &Outcome,
     cfg: &ReplayConfig,
     pseudonymiser: &Pseudonymiser,
     embedded: Option<&str>,
+    taken_over: &HashMap<String, String>,
 ) -> Plan {
     let senders = run_senders(&run);
     let model = &outcome.model;
@@ -396,10 +401,26 @@ pub fn items(
     let mut notif_index: HashMap<String, usize> = HashMap::new();
     let mut items: Vec<Item> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
-    for f in outcome.findings.iter().filter(|f| f.replayable) {
-        let Some(id) = f.notification.as_deref() else {
-            continue;
-        };
+    // (notification, finding category, request): the replayable findings, then the taken over.
+    let mut causes: Vec<(&str, &'static str, Option<&str>)> = outcome
+        .findings
+        .iter()
+        .filter(|f| f.replayable)
+        .filter_map(|f| Some((f.notification.as_deref()?, f.category, f.request.as_deref())))
+        .collect();
+    let mut taken: Vec<(&String, &String)> = taken_over.iter().collect();
+    taken.sort();
+    for (id, category) in taken {
+        let category = NOTIFICATION_LEVEL.iter().find(|c| *c == category);
+        let n = model.index.get(id).map(|&i| &model.notifications[i]);
+        if let (Some(category), Some(n)) = (category, n)
+            && n.replayable(run.as_of)
+            && n.expected.iter().any(|e| !n.succeeded(&e.request))
+        {
+            causes.push((id.as_str(), category, None));
+        }
+    }
+    for (id, category, request) in causes {
         let Some(n) = model.index.get(id).map(|&i| &model.notifications[i]) else {
             continue;
         };
@@ -428,10 +449,13 @@ pub fn items(
             });
             notifs.len() - 1
         });
-        if NOTIFICATION_LEVEL.contains(&f.category) && notifs[ni].notify_task.is_none() {
+        if NOTIFICATION_LEVEL.contains(&category)
+            && notifs[ni].notify_task.is_none()
+            && !taken_over.contains_key(id)
+        {
             notifs[ni].notify_task = Some(super::events::notify_task(&n.task));
         }
-        let wanted: Vec<&crate::model::ExpectedRequest> = match f.request.as_deref() {
+        let wanted: Vec<&crate::model::ExpectedRequest> = match request {
             Some(r) => n.expected.iter().filter(|e| e.request == r).collect(),
             None => n
                 .expected
@@ -451,7 +475,7 @@ pub fn items(
                 raw: raw_of(n, &e.request, e.source),
                 kind: e.kind.clone(),
                 source: e.source,
-                finding: f.category,
+                finding: category,
                 guard: false,
                 parent: None,
             });

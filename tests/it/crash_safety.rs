@@ -277,8 +277,10 @@ fn check_readable(duck: &mut DuckDb, out: &Path, what: &str) -> Leftovers {
     left
 }
 
-/// One normalised table: its rows as sorted strings.
-type Snapshot = BTreeMap<&'static str, Vec<String>>;
+/// One row: column → value as text.
+type Row = BTreeMap<String, String>;
+/// The normalised tables: their rows, sorted.
+type Snapshot = BTreeMap<&'static str, Vec<Row>>;
 
 /// The contract tables of `out`, read back with the `parquet` crate, normalised: no `run_id`;
 /// instants of the wall clock while this test ran (started_at, finished_at, replayed events)
@@ -325,17 +327,9 @@ fn snapshot(out: &Path, clock: (i64, i64)) -> Snapshot {
                 .collect(),
             _ => rows,
         };
-        let mut lines: Vec<String> = rows
-            .into_iter()
-            .map(|row| {
-                row.iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(" | ")
-            })
-            .collect();
-        lines.sort();
-        snap.insert(table, lines);
+        let mut rows = rows;
+        rows.sort();
+        snap.insert(table, rows);
     }
     snap
 }
@@ -418,6 +412,21 @@ fn merge_replayed_inputs(inputs: Vec<Value>) -> Vec<Value> {
     kept
 }
 
+/// The rows of `a` that `b` lacks (as multisets).
+fn missing<'a>(a: &'a [Row], b: &[Row]) -> Vec<&'a Row> {
+    let mut left: Vec<&Row> = b.iter().collect();
+    a.iter()
+        .filter(|r| match left.iter().position(|x| x == r) {
+            Some(i) => {
+                left.swap_remove(i);
+                false
+            }
+            None => true,
+        })
+        .collect()
+}
+
+/// The differences, each row shown by the columns that differ from its nearest counterpart.
 fn diff(what: &str, want: &Snapshot, got: &Snapshot) -> Option<String> {
     let mut text = String::new();
     for (table, w) in want {
@@ -425,18 +434,32 @@ fn diff(what: &str, want: &Snapshot, got: &Snapshot) -> Option<String> {
         if w == g {
             continue;
         }
-        let ws: BTreeSet<&String> = w.iter().collect();
-        let gs: BTreeSet<&String> = g.iter().collect();
         text += &format!(
             "{what}: table {table} differs ({} rows uninterrupted, {} after the kill and re-run)\n",
             w.len(),
             g.len()
         );
-        for r in ws.difference(&gs).take(4) {
-            text += &format!("  only uninterrupted: {r}\n");
-        }
-        for r in gs.difference(&ws).take(4) {
-            text += &format!("  only after re-run:  {r}\n");
+        let (only_w, only_g) = (missing(w, g), missing(g, w));
+        for (label, rows, other) in [
+            ("uninterrupted", &only_w, &only_g),
+            ("after re-run", &only_g, &only_w),
+        ] {
+            for r in rows.iter().take(4) {
+                let near = other
+                    .iter()
+                    .max_by_key(|o| r.iter().filter(|(k, v)| o.get(*k) == Some(v)).count());
+                let cols: Vec<String> = r
+                    .iter()
+                    .filter(|(k, v)| near.is_none_or(|o| o.get(*k) != Some(v)))
+                    .map(|(k, v)| format!("{k}={}", v.chars().take(160).collect::<String>()))
+                    .collect();
+                let key = ["notification", "request", "category", "path"]
+                    .iter()
+                    .filter_map(|k| r.get(*k).map(|v| format!("{k}={v}")))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                text += &format!("  only {label} [{key}]: {}\n", cols.join(" | "));
+            }
         }
     }
     (!text.is_empty()).then_some(text)
@@ -545,7 +568,7 @@ struct Pulls {
 fn check_pulls(
     seen: &[Seen],
     rows: &[AttemptRow],
-    killed_at: Option<Instant>,
+    rerun_at: Option<Instant>,
     what: &str,
 ) -> Pulls {
     let by_tp: HashMap<&str, &AttemptRow> = rows
@@ -579,12 +602,14 @@ fn check_pulls(
         );
     }
     for s in unmatched {
-        let Some(k) = killed_at else {
+        let Some(k) = rerun_at else {
             panic!("{what}: the sender answered a request that no attempt records: {s:?}");
         };
+        // The killed process's last requests may reach the sender's handler a little after the
+        // kill, never after the re-run started.
         assert!(
             s.at.into_std() < k,
-            "{what}: a request after the kill that no attempt records: {}",
+            "{what}: the re-run sent a request that no attempt records: {}",
             s.request
         );
         let again = seen.iter().any(|o| {
@@ -893,7 +918,6 @@ timeout = "10s"
             .spawn()
             .unwrap();
         std::thread::sleep(delay);
-        let killed_at = Instant::now();
         child.kill().unwrap();
         let status = child.wait().unwrap();
         let what = format!(
@@ -914,6 +938,7 @@ timeout = "10s"
         hidden_left += left.hidden_parquet.len();
 
         // (a) the re-run gives the uninterrupted run's tables.
+        let rerun_at = Instant::now();
         let o = w.command(c).output().unwrap();
         assert_eq!(
             o.status.code(),
@@ -930,7 +955,7 @@ timeout = "10s"
         if let Some(want) = &base.replay {
             let (state, rows) = replay_state(out, &what);
             // (b)
-            pulls = check_pulls(&sender.seen()[from..], &rows, Some(killed_at), &what);
+            pulls = check_pulls(&sender.seen()[from..], &rows, Some(rerun_at), &what);
             in_flight_repeated += pulls.in_flight_repeated;
             guard_reads += pulls.guard_reads;
             assert_eq!(
@@ -983,4 +1008,226 @@ timeout = "10s"
         assert_eq!(kills.get(&c).copied().unwrap_or(0), KILLS_PER_COMMAND);
     }
     drop(rt);
+}
+
+/// The run id and the notification of [`killed_between_two_pulls`].
+const X: &str = "00000000-0000-4000-8000-00000000c0de";
+
+/// Writes the logs of one notification the receiver never got (`notification-undelivered`) with
+/// two reads, `DocumentReference/a-1` and `DocumentReference/b-1`, and a job whose sender is
+/// `base`, replaying into `out`.
+fn undelivered_story(dir: &Path, base: &str) -> PathBuf {
+    let mut t = task(X, &format!("{X}-group"));
+    t["restriction"]["period"]["end"] = serde_json::json!("2099-01-01T00:00:00Z");
+    t["input"] = serde_json::json!([
+        {"type": {"coding": [{"system": crate::replay::PARAM, "code": "authorization-base"}]}, "valueString": AUTH_BASE},
+        crate::replay::read_input("DocumentReference/a-1"),
+        crate::replay::read_input("DocumentReference/b-1"),
+    ]);
+    let other = task("00000000-0000-4000-8000-0000000000aa", "other-group");
+    Story::new()
+        .sent(notify("2026-11-19T09:00:00Z", Some(201), &t))
+        .healthy("00000000-0000-4000-8000-0000000000aa", &other)
+        .write(dir);
+    let job = format!(
+        r#"name = "killed-between-two-pulls"
+time_zone = "Europe/Amsterdam"
+[reconcile]
+as_of = "{AS_OF}"
+[inputs]
+sent = ["{dir}/sent.ndjson"]
+received = ["{dir}/received.ndjson"]
+[output]
+dir = "{dir}/out"
+[replay]
+concurrency = 4
+per_host = 4
+[[senders]]
+organisation = "{ORG_A}"
+base = "{base}"
+token = "none"
+"#,
+        dir = dir.display()
+    );
+    let path = dir.join("job.toml");
+    std::fs::write(&path, job).unwrap();
+    path
+}
+
+/// The replayed log's `notify` events of [`X`].
+fn notifies_of_x(out: &Path) -> usize {
+    all_files(&out.join("replayed"))
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .filter(|l| l.contains("\"interaction\":\"notify\"") && l.contains(X))
+        .count()
+}
+
+/// A replay (alone, or as the step of `run`) of an undelivered notification with two requests is
+/// killed once the first one's success is journaled while the second is still in flight. The
+/// next run writes no second `notify` for it and pulls the second request, although the
+/// notification now counts as delivered (by the replay, after as-of), so no finding names it.
+#[test]
+fn killed_between_two_pulls_of_an_undelivered_notification() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    // b-1 hangs the first time (the kill comes while it does), answers at once after.
+    let sender = rt.block_on(TestSender::start(Arc::new(|seen: &Seen, nth| {
+        let r = Reply::fhir(&seen.request);
+        if seen.request.contains("b-1") && nth == 0 {
+            r.after(Duration::from_secs(30))
+        } else {
+            r
+        }
+    })));
+    for c in [Cmd::Run, Cmd::Replay] {
+        let dir = tempfile::tempdir().unwrap();
+        let job = undelivered_story(dir.path(), &sender.base);
+        let out = dir.path().join("out");
+        let from = sender.seen().len();
+        let cmd = || {
+            let mut cmd = bin();
+            match c {
+                Cmd::Run => cmd.args(["run", "--quiet", "--job"]).arg(&job),
+                _ => cmd
+                    .args(["replay", "--quiet", "--job"])
+                    .arg(&job)
+                    .arg("--out")
+                    .arg(&out),
+            };
+            cmd
+        };
+        if c == Cmd::Replay {
+            let o = bin()
+                .arg("reconcile")
+                .arg("--sent")
+                .arg(dir.path().join("sent.ndjson"))
+                .arg("--received")
+                .arg(dir.path().join("received.ndjson"))
+                .args(["--as-of", AS_OF, "--out"])
+                .arg(&out)
+                .output()
+                .unwrap();
+            assert_eq!(o.status.code(), Some(3));
+        }
+        let mut child = cmd()
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let journaled = || {
+            all_files(&out.join("_replay/journal")).iter().any(|j| {
+                std::fs::read_to_string(j).unwrap().lines().any(|l| {
+                    l.contains("DocumentReference/a-1") && l.contains("\"decision\":\"succeeded\"")
+                })
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !(journaled() && sender.seen()[from..].iter().any(|s| s.request.contains("b-1"))) {
+            assert!(Instant::now() < deadline, "{}: the replay never got there", c.name());
+            assert!(child.try_wait().unwrap().is_none(), "{}: ended early", c.name());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        child.kill().unwrap();
+        assert_eq!(child.wait().unwrap().signal(), Some(9));
+        assert_eq!(notifies_of_x(&out), 1, "{}: the killed replay's notify", c.name());
+
+        let o = cmd().output().unwrap();
+        assert!(
+            matches!(o.status.code(), Some(0 | 3)),
+            "{}: {}",
+            c.name(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(
+            notifies_of_x(&out),
+            1,
+            "{}: the re-run wrote a second notify for the notification",
+            c.name()
+        );
+        let seen: Vec<String> = sender.seen()[from..]
+            .iter()
+            .map(|s| s.request.clone())
+            .collect();
+        assert_eq!(
+            seen.iter().filter(|r| r.contains("a-1")).count(),
+            1,
+            "{}: a journaled success was pulled again: {seen:?}",
+            c.name()
+        );
+        assert_eq!(
+            seen.iter().filter(|r| r.contains("b-1")).count(),
+            2,
+            "{}: the request in flight at the kill was not pulled again: {seen:?}",
+            c.name()
+        );
+        let rows = attempt_rows(&out);
+        for r in ["DocumentReference/a-1", "DocumentReference/b-1"] {
+            let ok = rows
+                .iter()
+                .filter(|x| x.request == r && x.decision == "succeeded")
+                .count();
+            assert_eq!(ok, 1, "{}: {r} succeeded {ok} times: {rows:?}", c.name());
+        }
+    }
+    drop(rt);
+}
+
+/// A journal that ends with an `intent` line (its rows never written: the kill came between a
+/// batch's data and its rows) has that batch's landed resources and replayed-log events cut back
+/// by recovery, so nothing is on disk that the journal does not record.
+#[test]
+fn recovery_cuts_back_a_batch_whose_rows_never_reached_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path();
+    let run = "20261120T060000Z-deadbeef";
+    let journal = pullrecon::replay::journal::journal_dir(out);
+    std::fs::create_dir_all(&journal).unwrap();
+    let events = out.join(format!("replayed/replay-{run}.ndjson"));
+    let landing = out.join("landing/date=2026-11-20");
+    std::fs::create_dir_all(events.parent().unwrap()).unwrap();
+    std::fs::create_dir_all(&landing).unwrap();
+    let (old, new) = (landing.join("old.ndjson"), landing.join("new.ndjson"));
+    // Before the batch: one event, one landed resource; the batch adds to both and a new file.
+    std::fs::write(&events, "{\"e\":1}\n{\"e\":2}\n").unwrap();
+    std::fs::write(&old, "{\"r\":1}\n{\"r\":2}\n").unwrap();
+    std::fs::write(&new, "{\"r\":3}\n").unwrap();
+    let header = serde_json::json!({"t": "run", "run_id": run, "reconcile_run_id": "r", "date": "2026-11-20", "as_of": 0});
+    let intent = serde_json::json!({"t": "intent", "files": [[events, 8], [old, 8], [new, 0]]});
+    std::fs::write(journal.join(format!("{run}.ndjson")), format!("{header}\n{intent}\n")).unwrap();
+    let written = pullrecon::replay::journal::recover(out).unwrap();
+    assert_eq!(written.len(), 1, "the killed run's replay_attempts file");
+    assert_eq!(std::fs::read_to_string(&events).unwrap(), "{\"e\":1}\n");
+    assert_eq!(std::fs::read_to_string(&old).unwrap(), "{\"r\":1}\n");
+    assert_eq!(std::fs::read_to_string(&new).unwrap(), "");
+    // Once a row follows the intent, the batch is complete: nothing is cut.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path();
+    let journal = pullrecon::replay::journal::journal_dir(out);
+    std::fs::create_dir_all(&journal).unwrap();
+    let events = out.join(format!("replayed/replay-{run}.ndjson"));
+    std::fs::create_dir_all(events.parent().unwrap()).unwrap();
+    std::fs::write(&events, "{\"e\":1}\n{\"e\":2}\n").unwrap();
+    let intent = serde_json::json!({"t": "intent", "files": [[events, 8]]});
+    let row = serde_json::to_string(&pullrecon::replay::journal::Record::Row(Box::default()))
+        .unwrap();
+    std::fs::write(
+        journal.join(format!("{run}.ndjson")),
+        format!("{header}\n{intent}\n{row}\n"),
+    )
+    .unwrap();
+    pullrecon::replay::journal::recover(out).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&events).unwrap(),
+        "{\"e\":1}\n{\"e\":2}\n"
+    );
 }
