@@ -16,7 +16,12 @@
 //!   are matched to `replay_attempts` rows by their `traceparent`); a 2xx that no row records can
 //!   only be a request in flight when the process died, and the re-run pulled that item again
 //!   (its answer never became durable, so this is the one repeat the design allows); a success
-//!   journaled before the kill is never requested again.
+//!   journaled before the kill is never requested again. (A Workflow Task read again as the
+//!   check before its inputs, by design, is counted apart.)
+//!
+//! Two deterministic tests pin what the loop found: a replay killed between the pulls of an
+//! undelivered notification is finished by the next `run` or `replay` with one `notify`, and
+//! recovery cuts back a batch whose landed resources and events were written without its rows.
 
 use crate::common::*;
 use crate::replay::{AttemptRow, Reply, Seen, TestSender, attempt_rows};
@@ -565,12 +570,7 @@ struct Pulls {
 /// (b): every request the sender answered is matched to its `replay_attempts` row by
 /// `traceparent`. Each succeeded item has exactly one journaled 2xx; an unmatched one was in
 /// flight at the kill, and the re-run pulled that request again.
-fn check_pulls(
-    seen: &[Seen],
-    rows: &[AttemptRow],
-    rerun_at: Option<Instant>,
-    what: &str,
-) -> Pulls {
+fn check_pulls(seen: &[Seen], rows: &[AttemptRow], rerun_at: Option<Instant>, what: &str) -> Pulls {
     let by_tp: HashMap<&str, &AttemptRow> = rows
         .iter()
         .filter_map(|r| r.traceparent.as_deref().map(|t| (t, r)))
@@ -1010,7 +1010,7 @@ timeout = "10s"
     drop(rt);
 }
 
-/// The run id and the notification of [`killed_between_two_pulls`].
+/// The undelivered notification of [`killed_between_two_pulls_of_an_undelivered_notification`].
 const X: &str = "00000000-0000-4000-8000-00000000c0de";
 
 /// Writes the logs of one notification the receiver never got (`notification-undelivered`) with
@@ -1080,16 +1080,16 @@ fn killed_between_two_pulls_of_an_undelivered_notification() {
         .enable_all()
         .build()
         .unwrap();
-    // b-1 hangs the first time (the kill comes while it does), answers at once after.
-    let sender = rt.block_on(TestSender::start(Arc::new(|seen: &Seen, nth| {
-        let r = Reply::fhir(&seen.request);
-        if seen.request.contains("b-1") && nth == 0 {
-            r.after(Duration::from_secs(30))
-        } else {
-            r
-        }
-    })));
     for c in [Cmd::Run, Cmd::Replay] {
+        // b-1 hangs the first time (the kill comes while it does), answers at once after.
+        let sender = rt.block_on(TestSender::start(Arc::new(|seen: &Seen, nth| {
+            let r = Reply::fhir(&seen.request);
+            if seen.request.contains("b-1") && nth == 0 {
+                r.after(Duration::from_secs(30))
+            } else {
+                r
+            }
+        })));
         let dir = tempfile::tempdir().unwrap();
         let job = undelivered_story(dir.path(), &sender.base);
         let out = dir.path().join("out");
@@ -1132,14 +1132,31 @@ fn killed_between_two_pulls_of_an_undelivered_notification() {
             })
         };
         let deadline = Instant::now() + Duration::from_secs(60);
-        while !(journaled() && sender.seen()[from..].iter().any(|s| s.request.contains("b-1"))) {
-            assert!(Instant::now() < deadline, "{}: the replay never got there", c.name());
-            assert!(child.try_wait().unwrap().is_none(), "{}: ended early", c.name());
+        while !(journaled()
+            && sender.seen()[from..]
+                .iter()
+                .any(|s| s.request.contains("b-1")))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "{}: the replay never got there",
+                c.name()
+            );
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "{}: ended early",
+                c.name()
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
         child.kill().unwrap();
         assert_eq!(child.wait().unwrap().signal(), Some(9));
-        assert_eq!(notifies_of_x(&out), 1, "{}: the killed replay's notify", c.name());
+        assert_eq!(
+            notifies_of_x(&out),
+            1,
+            "{}: the killed replay's notify",
+            c.name()
+        );
 
         let o = cmd().output().unwrap();
         assert!(
@@ -1203,7 +1220,11 @@ fn recovery_cuts_back_a_batch_whose_rows_never_reached_the_journal() {
     std::fs::write(&new, "{\"r\":3}\n").unwrap();
     let header = serde_json::json!({"t": "run", "run_id": run, "reconcile_run_id": "r", "date": "2026-11-20", "as_of": 0});
     let intent = serde_json::json!({"t": "intent", "files": [[events, 8], [old, 8], [new, 0]]});
-    std::fs::write(journal.join(format!("{run}.ndjson")), format!("{header}\n{intent}\n")).unwrap();
+    std::fs::write(
+        journal.join(format!("{run}.ndjson")),
+        format!("{header}\n{intent}\n"),
+    )
+    .unwrap();
     let written = pullrecon::replay::journal::recover(out).unwrap();
     assert_eq!(written.len(), 1, "the killed run's replay_attempts file");
     assert_eq!(std::fs::read_to_string(&events).unwrap(), "{\"e\":1}\n");
@@ -1218,8 +1239,8 @@ fn recovery_cuts_back_a_batch_whose_rows_never_reached_the_journal() {
     std::fs::create_dir_all(events.parent().unwrap()).unwrap();
     std::fs::write(&events, "{\"e\":1}\n{\"e\":2}\n").unwrap();
     let intent = serde_json::json!({"t": "intent", "files": [[events, 8]]});
-    let row = serde_json::to_string(&pullrecon::replay::journal::Record::Row(Box::default()))
-        .unwrap();
+    let row =
+        serde_json::to_string(&pullrecon::replay::journal::Record::Row(Box::default())).unwrap();
     std::fs::write(
         journal.join(format!("{run}.ndjson")),
         format!("{header}\n{intent}\n{row}\n"),
