@@ -629,10 +629,11 @@ impl Ctx {
             .into_iter()
             .map(|i| self.section(i))
             .collect();
+        let &status = self.rng.pick(&["requested", "accepted", "in-progress"]);
         let wf = WorkflowTask {
             id: wf_id,
             identifier: self.rng.uuid(),
-            status: *self.rng.pick(&["requested", "accepted", "in-progress"]),
+            status,
             bsn: Some(bsn),
             patient_ref: note.task.patient_ref.clone(),
             authored: authored - self.rng.range(MIN, 30 * MIN),

@@ -895,22 +895,29 @@ timeout = "10s"
     let mut hidden_left = 0;
     let mut in_flight_repeated = 0;
     let mut guard_reads = 0;
+    // The span the delays are drawn from: the shortest uninterrupted run of each command seen so
+    // far (the machine is shared: a slow first run must not push the kills past the end).
+    let mut span: HashMap<Cmd, f64> = baselines.iter().map(|(c, b)| (*c, b.seconds)).collect();
     let mut n = 0;
-    while kills.values().sum::<usize>() < 3 * KILLS_PER_COMMAND {
+    loop {
+        let todo: Vec<Cmd> = [Cmd::Reconcile, Cmd::Replay, Cmd::Run]
+            .into_iter()
+            .filter(|c| kills.get(c).copied().unwrap_or(0) < KILLS_PER_COMMAND)
+            .collect();
+        if todo.is_empty() {
+            break;
+        }
         n += 1;
         assert!(
-            n <= 6 * KILLS_PER_COMMAND,
-            "too many runs ended before their kill"
+            n <= 5 * KILLS_PER_COMMAND,
+            "too many runs ended before their kill: {too_late:?}"
         );
-        let c = [Cmd::Reconcile, Cmd::Replay, Cmd::Run][n % 3];
-        if kills.get(&c).copied().unwrap_or(0) >= KILLS_PER_COMMAND {
-            continue;
-        }
+        let c = todo[n % todo.len()];
         let base = &baselines[&c];
         let out = w.out(c);
         w.prepare(c);
         let from = sender.seen().len();
-        let delay = Duration::from_secs_f64(base.seconds * rng.random_range(0.02..0.95));
+        let delay = Duration::from_secs_f64(span[&c] * rng.random_range(0.02..0.95));
         let mut child = w
             .command(c)
             .stdout(Stdio::null())
@@ -928,6 +935,7 @@ timeout = "10s"
         if status.signal() != Some(9) {
             println!("crash_safety: {what}: it had already ended ({status}), not counted");
             *too_late.entry(c).or_default() += 1;
+            span.insert(c, span[&c].min(delay.as_secs_f64()));
             continue;
         }
         *kills.entry(c).or_default() += 1;
@@ -940,6 +948,7 @@ timeout = "10s"
         // (a) the re-run gives the uninterrupted run's tables.
         let rerun_at = Instant::now();
         let o = w.command(c).output().unwrap();
+        span.insert(c, span[&c].min(rerun_at.elapsed().as_secs_f64()));
         assert_eq!(
             o.status.code(),
             base.exit,
