@@ -629,10 +629,12 @@ impl Ctx {
             .into_iter()
             .map(|i| self.section(i))
             .collect();
+        // The same order of draws as the fields below have always had.
+        let identifier = self.rng.uuid();
         let &status = self.rng.pick(&["requested", "accepted", "in-progress"]);
         let wf = WorkflowTask {
             id: wf_id,
-            identifier: self.rng.uuid(),
+            identifier,
             status,
             bsn: Some(bsn),
             patient_ref: note.task.patient_ref.clone(),
