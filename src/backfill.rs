@@ -19,8 +19,6 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// Which days a backfill runs again.
@@ -104,22 +102,12 @@ impl State {
 
     /// Writes the state atomically (temporary file, sync, rename).
     pub fn save(&self, out: &Path) -> Result<()> {
-        crate::tables::writer::create_private_dir(out)?;
-        let path = state_path(out);
-        let tmp = out.join(format!(".backfill-state.json.{}.tmp", std::process::id()));
-        let text = serde_json::to_string_pretty(self)?;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o640)
-            .open(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        f.write_all(text.as_bytes())?;
-        f.write_all(b"\n")?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(())
+        let text = serde_json::to_string_pretty(self)? + "\n";
+        crate::tables::writer::write_file_atomic(
+            &state_path(out),
+            text.as_bytes(),
+            "backfill state",
+        )
     }
 }
 

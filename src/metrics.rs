@@ -7,11 +7,9 @@
 //! (the textfile collector refuses them) and no personal data: labels are category names, step
 //! names and the job name.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// What the metrics say about one run.
@@ -188,40 +186,10 @@ pub fn render(m: &RunMetrics) -> String {
     o.text
 }
 
-/// Writes the metrics file atomically (mode 0644: node_exporter runs as another user; the file
-/// holds no personal data).
+/// Writes the metrics file atomically (mode 0640: counts only, but like every output not for
+/// others; give node_exporter's user the file's group).
 pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the folder {}", dir.display()))?;
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("pullrecon.prom");
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| -> Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            // Counts only, but like every output not for others: give node_exporter's user the
-            // file's group (a setgid textfile folder) rather than opening it to all.
-            .mode(0o640)
-            .open(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-            .with_context(|| format!("cannot move the metrics file to {}", path.display()))?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    crate::tables::writer::write_file_atomic(path, text.as_bytes(), "metrics file")
 }
 
 #[cfg(test)]

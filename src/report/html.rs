@@ -5,10 +5,8 @@
 use super::charts::{self, Bar, ERROR, GREY, INFO, OK, WARNING};
 use super::{ReportData, SenderCount};
 use crate::time::format_ts;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 pub fn esc(s: &str) -> String {
@@ -518,32 +516,5 @@ fn bsn_section(h: &mut String, d: &ReportData) {
 
 /// Writes the page atomically (hidden temporary file, then rename), mode 0640.
 pub fn write_atomic(path: &Path, page: &str) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    crate::tables::writer::create_private_dir(dir)?;
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("report.html");
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| -> Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o640)
-            .open(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
-        f.write_all(page.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-            .with_context(|| format!("cannot move the report to {}", path.display()))?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    crate::tables::writer::write_file_atomic(path, page.as_bytes(), "report")
 }

@@ -24,21 +24,21 @@ pub fn partition_dir(out: &Path, table: &str, date: &str) -> PathBuf {
     out.join(table).join(format!("date={date}"))
 }
 
-/// Writes `df` as `<dir>/<file_name>` atomically, with key-value metadata in the footer. Other
-/// Parquet files in the folder whose names start with `stale_prefix` but differ from ours (another
-/// shard layout of an earlier run) are removed afterwards.
-pub fn write_partition(
-    out: &Path,
-    table: &str,
-    date: &str,
-    file_name: &str,
-    df: &mut DataFrame,
-    metadata: &[(String, String)],
-) -> Result<PathBuf> {
-    let dir = partition_dir(out, table, date);
-    create_private_dir(&dir)?;
-    let target = dir.join(file_name);
-    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+/// Writes a file atomically: `fill` writes a hidden temporary file in the target's folder (mode
+/// 0640), which is synced and renamed over `target`, then the folder is synced. On failure the
+/// temporary file is removed and the old file stays. `what` names the file in error messages.
+pub fn atomic_write(
+    target: &Path,
+    what: &str,
+    fill: impl FnOnce(&mut std::io::BufWriter<fs::File>) -> Result<()>,
+) -> Result<()> {
+    let dir = target
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    create_private_dir(dir)?;
+    let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| -> Result<()> {
         let file = fs::OpenOptions::new()
             .write(true)
@@ -48,17 +48,13 @@ pub fn write_partition(
             .open(&tmp)
             .with_context(|| format!("cannot create {}", tmp.display()))?;
         let mut file = std::io::BufWriter::new(file);
-        ParquetWriter::new(&mut file)
-            .with_compression(ParquetCompression::Zstd(None))
-            .with_statistics(StatisticsOptions::full())
-            .with_key_value_metadata(Some(KeyValueMetadata::from_static(metadata.to_vec())))
-            .finish(df)
-            .map_err(|e| anyhow::anyhow!("cannot write the {table} table: {e}"))?;
+        fill(&mut file)?;
         file.flush()?;
         file.get_ref().sync_all()?;
-        fs::rename(&tmp, &target)
-            .with_context(|| format!("cannot move the {table} table into place"))?;
-        if let Ok(d) = fs::File::open(&dir) {
+        fs::rename(&tmp, target).with_context(|| {
+            format!("cannot move the {what} into place at {}", target.display())
+        })?;
+        if let Ok(d) = fs::File::open(dir) {
             let _ = d.sync_all();
         }
         Ok(())
@@ -66,7 +62,33 @@ pub fn write_partition(
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
-    result?;
+    result
+}
+
+/// Writes bytes to a file atomically (see `atomic_write`).
+pub fn write_file_atomic(target: &Path, bytes: &[u8], what: &str) -> Result<()> {
+    atomic_write(target, what, |f| Ok(f.write_all(bytes)?))
+}
+
+/// Writes `df` as `<dir>/<file_name>` atomically, with key-value metadata in the footer.
+pub fn write_partition(
+    out: &Path,
+    table: &str,
+    date: &str,
+    file_name: &str,
+    df: &mut DataFrame,
+    metadata: &[(String, String)],
+) -> Result<PathBuf> {
+    let target = partition_dir(out, table, date).join(file_name);
+    atomic_write(&target, &format!("{table} table"), |file| {
+        ParquetWriter::new(file)
+            .with_compression(ParquetCompression::Zstd(None))
+            .with_statistics(StatisticsOptions::full())
+            .with_key_value_metadata(Some(KeyValueMetadata::from_static(metadata.to_vec())))
+            .finish(df)
+            .map_err(|e| anyhow::anyhow!("cannot write the {table} table: {e}"))?;
+        Ok(())
+    })?;
     Ok(target)
 }
 
