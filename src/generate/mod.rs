@@ -14,6 +14,7 @@
 
 pub mod bodies;
 mod ctx;
+mod event_lines;
 mod faults;
 mod lines;
 mod rng;
