@@ -13,6 +13,7 @@
 //! its sending.
 
 pub mod bodies;
+mod catalogue;
 mod ctx;
 mod event_lines;
 mod faults;
