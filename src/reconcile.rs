@@ -4,9 +4,10 @@
 
 use crate::bsn::Pseudonymiser;
 use crate::checks::{self, Finding, Severity};
+use crate::ingest::intern::Interner;
 use crate::ingest::{self, Ingested, InputFile, Reject, Window};
-use crate::model::{self, Model, Params};
-use crate::tables::{self, RunRecord};
+use crate::model::{Builder, Model, Params};
+use crate::tables::{self, RunRecord, TableData};
 use crate::time::{MICROS_PER_SEC, format_duration, format_ts, local_date};
 use anyhow::{Context, Result};
 use chrono_tz::Tz;
@@ -34,7 +35,7 @@ pub struct Options {
     /// The first instant read (UTC microseconds), when not `as_of − lookback` (a backfill day).
     pub window_from: Option<i64>,
     /// Logs written by pullrecon's replay (folders or globs; absent ones are skipped): read as
-    /// received log, and not cut at as-of (see `ingest::ingest`).
+    /// received log, and not cut at as-of (see `ingest::input_files`).
     pub replayed: Vec<String>,
     /// `Some((i, n))`: only the groups whose hash falls in shard `i` of `n` (see `--shard`).
     pub shard: Option<(u32, u32)>,
@@ -100,24 +101,74 @@ pub fn analyse(opts: &Options) -> Result<Outcome> {
             .unwrap_or(opts.as_of - opts.lookback_seconds * MICROS_PER_SEC),
         to: opts.as_of,
     };
-    let ingested = ingest::ingest(&opts.sent, &opts.received, &opts.replayed, window)?;
-    let Ingested {
-        files,
-        events,
-        rejects,
-        duplicates,
-        after_as_of,
-        before_lookback,
-    } = ingested;
-    let events_used = events.len() as u64;
     let params = Params {
         as_of: opts.as_of,
         grace: opts.grace_seconds * MICROS_PER_SEC,
         push_sla: opts.push_sla_seconds * MICROS_PER_SEC,
         senders: opts.senders.clone(),
     };
-    let model = model::build(events, &params);
+    if let Some((i, n)) = opts.shard
+        && (n == 0 || i >= n)
+    {
+        anyhow::bail!("shard {i}/{n} does not exist: I must be below N");
+    }
+    let clock = std::time::Instant::now();
+    let lap = |what: &str| {
+        tracing::debug!(
+            phase = what,
+            elapsed_ms = clock.elapsed().as_millis() as u64,
+            rss_anon_mb = rss_anon_mb(),
+            cpu_ms = cpu_ms(),
+            "reconcile"
+        );
+    };
+    let interner = Interner::new();
+    let expected_events = ingest::input_files(&opts.sent, &opts.received, &opts.replayed)
+        .map(|files| {
+            files
+                .iter()
+                .map(|(_, p, _, _)| std::fs::metadata(p).map_or(0, |m| m.len()))
+                .sum::<u64>()
+        })
+        .unwrap_or(0)
+        / 700;
+    let mut builder = Builder::new(&interner, expected_events as usize);
+    let ingested = ingest::ingest(
+        &opts.sent,
+        &opts.received,
+        &opts.replayed,
+        window,
+        &interner,
+        &mut |side, origin, at, event| builder.add(side, origin, at, event),
+    )?;
+    let Ingested {
+        files,
+        rejects,
+        duplicates,
+        after_as_of,
+        before_lookback,
+        events: events_used,
+    } = ingested;
+    lap("read");
+    let model = builder.finish(
+        interner,
+        &params,
+        opts.shard,
+        files.iter().map(|f| (f.path.clone(), f.format)).collect(),
+    );
+    lap("model");
+    let rejects: Vec<_> = match opts.shard {
+        Some((i, n)) if n > 1 => rejects
+            .into_iter()
+            .filter(|r| {
+                crate::model::shard_of(&format!("{}:{}:{}", r.side.as_str(), r.file, r.line), n)
+                    == i
+            })
+            .collect(),
+        _ => rejects,
+    };
     let findings = checks::run(&model, &params);
+    lap("checks");
 
     let sev = |s: Severity| findings.iter().filter(|f| f.severity == s).count() as u64;
     let errors = sev(Severity::Error);
@@ -170,20 +221,75 @@ pub fn analyse(opts: &Options) -> Result<Outcome> {
 /// Writes the run's tables; `runs` last, so a run is listed only once all its tables are in place.
 fn write_tables(opts: &Options, o: &mut Outcome) -> Result<()> {
     let p = &opts.pseudonymiser;
-    let (run, model, findings) = (&o.run, &o.model, &o.findings);
-    let mut tables_out = vec![
-        ("input_files", tables::input_files_table(run, &o.files)?),
-        ("notifications", tables::notifications_table(run, model, p)?),
-        ("requests", tables::requests_table(run, model)?),
-        ("findings", tables::findings_table(run, findings, model, p)?),
-        ("bsn_audit", tables::bsn_audit_table(run, model, p)?),
-        ("rejects", tables::rejects_table(run, &o.rejects, &o.files)?),
+    let (run, model, findings, files) = (&o.run, &o.model, &o.findings, &o.files);
+    let tables_out = vec![
+        (
+            "input_files",
+            TableData::Frame(tables::input_files_table(run, files)?),
+        ),
+        (
+            "notifications",
+            TableData::Batches(tables::notifications_table(run, model, p)),
+        ),
+        (
+            "requests",
+            TableData::Batches(tables::requests_table(run, model)),
+        ),
+        (
+            "findings",
+            TableData::Frame(tables::findings_table(run, findings, model, p)?),
+        ),
+        (
+            "bsn_audit",
+            TableData::Batches(tables::bsn_audit_table(run, model, p)),
+        ),
+        (
+            "rejects",
+            TableData::Frame(tables::rejects_table(run, &o.rejects, files)?),
+        ),
     ];
-    o.run.finished_at = now_micros();
-    tables_out.push(("runs", tables::runs_table(&o.run, &o.files)?));
-    o.written = tables::write_all(&opts.out, &o.run, tables_out)
+    let mut written = tables::write_all(&opts.out, run, opts.shard, tables_out)
         .with_context(|| format!("cannot write the tables under {}", opts.out.display()))?;
+    o.run.finished_at = now_micros();
+    // `runs` goes last: a run is listed only once all its tables are in place.
+    written.extend(
+        tables::write_all(
+            &opts.out,
+            &o.run,
+            opts.shard,
+            vec![("runs", TableData::Frame(tables::runs_table(&o.run, files)?))],
+        )
+        .with_context(|| format!("cannot write the tables under {}", opts.out.display()))?,
+    );
+    o.written = written;
     Ok(())
+}
+
+/// CPU time used by the process so far in ms (Linux, clock ticks of 10 ms), for the debug log.
+fn cpu_ms() -> u64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let user = f.get(11)?.parse::<u64>().ok()?;
+            let sys = f.get(12)?.parse::<u64>().ok()?;
+            Some((user + sys) * 10)
+        })
+        .unwrap_or(0)
+}
+
+/// The process's anonymous resident memory in MB (Linux), for the debug log.
+fn rss_anon_mb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("RssAnon:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb / 1024)
 }
 
 fn parameters_json(o: &Options) -> String {
@@ -200,6 +306,7 @@ fn parameters_json(o: &Options) -> String {
         "time_zone": o.time_zone.name(),
         "senders": o.senders,
         "pseudonym_key": o.pseudonymiser.has_key(),
+        "shard": o.shard.map(|(i, n)| format!("{i}/{n}")),
     })
     .to_string()
 }

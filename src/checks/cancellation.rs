@@ -1,9 +1,8 @@
 //! Cancellations (Twiin-02): not delivered to the receiver, naming nothing that was notified, and
 //! data pulled after the cancellation.
 
-use super::{Finding, Rule, Severity, at};
-use crate::ingest::Side;
-use crate::model::{Model, Params};
+use super::{Finding, Rule, Severity, about, at};
+use crate::model::{Core, Model, Params, Slot, unst};
 
 pub struct CancellationUndelivered;
 impl Rule for CancellationUndelivered {
@@ -13,32 +12,34 @@ impl Rule for CancellationUndelivered {
     fn severity(&self) -> Severity {
         Severity::Error
     }
-    fn check(&self, m: &Model, p: &Params, out: &mut Vec<Finding>) {
-        for n in &m.notifications {
-            let sent = n
-                .cancels
-                .iter()
-                .filter(|a| a.side == Side::Sent)
-                .map(|a| a.ts)
-                .min();
-            let received = n
-                .cancels
-                .iter()
-                .any(|a| a.side == Side::Received && a.accepted());
-            if let Some(ts) = sent
-                && !received
-                && p.judged(ts)
-            {
-                let mut f = self.about(
-                    n,
-                    format!(
-                        "the sender cancelled at {}; the receiver logged no accepted cancel",
-                        at(ts)
-                    ),
-                );
-                f.since = Some(ts);
-                out.push(f);
-            }
+    fn notification(
+        &self,
+        _m: &Model,
+        c: &Core,
+        i: u32,
+        n: &Slot,
+        p: &Params,
+        out: &mut Vec<Finding>,
+    ) {
+        let Some(&(sent, received)) = c.cancels.get(&i) else {
+            return;
+        };
+        if let Some(ts) = sent.get()
+            && !received
+            && p.judged(ts)
+        {
+            let mut f = about(
+                self,
+                c,
+                i,
+                n,
+                format!(
+                    "the sender cancelled at {}; the receiver logged no accepted cancel",
+                    at(ts)
+                ),
+            );
+            f.since = Some(ts);
+            out.push(f);
         }
     }
 }
@@ -51,7 +52,7 @@ impl Rule for CancellationUnmatched {
     fn severity(&self) -> Severity {
         Severity::Warning
     }
-    fn check(&self, m: &Model, _: &Params, out: &mut Vec<Finding>) {
+    fn rest(&self, m: &Model, _: &Params, out: &mut Vec<Finding>) {
         for c in &m.stray_cancels {
             let mut f = self.bare(match &c.notification {
                 Some(_) => format!(
@@ -90,26 +91,41 @@ impl Rule for PulledAfterCancellation {
     fn severity(&self) -> Severity {
         Severity::Error
     }
-    fn check(&self, m: &Model, _: &Params, out: &mut Vec<Finding>) {
-        for n in &m.notifications {
-            let Some(cancelled) = n.cancelled_at else {
+    fn notification(
+        &self,
+        _m: &Model,
+        c: &Core,
+        i: u32,
+        n: &Slot,
+        _: &Params,
+        out: &mut Vec<Finding>,
+    ) {
+        let Some(cancelled) = n.cancelled_at.get() else {
+            return;
+        };
+        for s in c.pulls_of(n) {
+            if s.last <= cancelled {
                 continue;
-            };
-            for (request, s) in &n.pulls {
-                let after: Vec<i64> = s.times.iter().copied().filter(|t| *t > cancelled).collect();
-                if let Some(first) = after.first() {
-                    let mut f = self.about(n, format!(
+            }
+            let after: Vec<i64> = c.times(&s).into_iter().filter(|t| *t > cancelled).collect();
+            if let Some(first) = after.first() {
+                let mut f = about(
+                    self,
+                    c,
+                    i,
+                    n,
+                    format!(
                         "{} pull(s) after the cancellation at {}, the first at {}; last answer {}",
                         after.len(),
                         at(cancelled),
                         at(*first),
-                        s.last_status.map_or("none".into(), |v| v.to_string())
-                    ));
-                    f.request = Some(request.clone());
-                    f.request_kind = s.interaction.map(|i| i.as_str());
-                    f.since = Some(*first);
-                    out.push(f);
-                }
+                        unst(s.last_status).map_or("none".into(), |v| v.to_string())
+                    ),
+                );
+                f.request = Some(c.s(s.request).into_owned());
+                f.request_kind = Some(s.interaction.as_str());
+                f.since = Some(*first);
+                out.push(f);
             }
         }
     }

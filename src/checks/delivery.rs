@@ -2,33 +2,36 @@
 //! `notification-lost`, `update-missed`), received but not sent (`notification-unknown-to-sender`),
 //! and received more than once (`notification-duplicate`).
 
-use super::{Finding, Rule, Severity, at};
-use crate::model::{Model, Notification, Params};
+use super::{Finding, Rule, Severity, about, at};
+use crate::model::{Core, Model, Params, Slot};
 
 /// Sent, judged (older than `as_of − grace`) and never accepted by the receiver.
-fn not_delivered(n: &Notification, p: &Params) -> bool {
-    n.in_sent_log() && !n.delivered() && p.judged(n.send_time)
+fn not_delivered(n: &Slot, p: &Params) -> bool {
+    n.in_sent_log() && !n.delivered() && p.judged(n.send_time())
 }
 
-fn sender_got_2xx(n: &Notification) -> bool {
-    n.sent.iter().any(|a| a.success())
-}
-
-fn delivery_finding(rule: &dyn Rule, n: &Notification, p: &Params, what: &str) -> Finding {
-    let mut f = rule.about(
+fn delivery_finding(
+    rule: &dyn Rule,
+    c: &Core,
+    i: u32,
+    n: &Slot,
+    p: &Params,
+    what: &str,
+) -> Finding {
+    let mut f = about(
+        rule,
+        c,
+        i,
         n,
         format!(
             "{what}; sent {} time(s) from {}, last answer {}; the receiver logged {}",
-            n.sent.len(),
-            at(n.send_time),
-            n.sent
-                .last()
-                .and_then(|a| a.status)
-                .map_or("none".into(), |s| s.to_string()),
-            if n.received.is_empty() {
+            n.sent_count,
+            at(n.send_time()),
+            crate::model::unst(n.sent_last_status).map_or("none".into(), |s| s.to_string()),
+            if n.recv_count == 0 {
                 "no notify".to_owned()
             } else {
-                format!("{} refused notify(s)", n.received.len())
+                format!("{} refused notify(s)", n.recv_count)
             }
         ),
     );
@@ -39,8 +42,8 @@ fn delivery_finding(rule: &dyn Rule, n: &Notification, p: &Params, what: &str) -
     f
 }
 
-pub(super) fn not_replayable_reason(n: &Notification, p: &Params) -> String {
-    if n.cancelled_at.is_some() {
+pub(super) fn not_replayable_reason(n: &Slot, p: &Params) -> String {
+    if n.cancelled() {
         "; not replayable: cancelled".into()
     } else if n.expired(p.as_of) {
         "; not replayable: expired".into()
@@ -59,16 +62,24 @@ impl Rule for NotificationUndelivered {
     fn severity(&self) -> Severity {
         Severity::Error
     }
-    fn check(&self, m: &Model, p: &Params, out: &mut Vec<Finding>) {
-        for n in &m.notifications {
-            if not_delivered(n, p) && n.first_in_group && !sender_got_2xx(n) {
-                out.push(delivery_finding(
-                    self,
-                    n,
-                    p,
-                    "the sender's notify got no 2xx",
-                ));
-            }
+    fn notification(
+        &self,
+        _m: &Model,
+        c: &Core,
+        i: u32,
+        n: &Slot,
+        p: &Params,
+        out: &mut Vec<Finding>,
+    ) {
+        if not_delivered(n, p) && n.first_in_group && !n.sent_2xx {
+            out.push(delivery_finding(
+                self,
+                c,
+                i,
+                n,
+                p,
+                "the sender's notify got no 2xx",
+            ));
         }
     }
 }
@@ -81,16 +92,24 @@ impl Rule for NotificationLost {
     fn severity(&self) -> Severity {
         Severity::Error
     }
-    fn check(&self, m: &Model, p: &Params, out: &mut Vec<Finding>) {
-        for n in &m.notifications {
-            if not_delivered(n, p) && n.first_in_group && sender_got_2xx(n) {
-                out.push(delivery_finding(
-                    self,
-                    n,
-                    p,
-                    "the sender's notify got a 2xx",
-                ));
-            }
+    fn notification(
+        &self,
+        _m: &Model,
+        c: &Core,
+        i: u32,
+        n: &Slot,
+        p: &Params,
+        out: &mut Vec<Finding>,
+    ) {
+        if not_delivered(n, p) && n.first_in_group && n.sent_2xx {
+            out.push(delivery_finding(
+                self,
+                c,
+                i,
+                n,
+                p,
+                "the sender's notify got a 2xx",
+            ));
         }
     }
 }
@@ -103,17 +122,23 @@ impl Rule for UpdateMissed {
     fn severity(&self) -> Severity {
         Severity::Error
     }
-    fn check(&self, m: &Model, p: &Params, out: &mut Vec<Finding>) {
-        for n in &m.notifications {
-            if not_delivered(n, p) && !n.first_in_group {
-                let what = format!(
-                    "update {} of {} in its group; the sender's notify got {}",
-                    n.group_position + 1,
-                    n.group_size,
-                    if sender_got_2xx(n) { "a 2xx" } else { "no 2xx" }
-                );
-                out.push(delivery_finding(self, n, p, &what));
-            }
+    fn notification(
+        &self,
+        _m: &Model,
+        c: &Core,
+        i: u32,
+        n: &Slot,
+        p: &Params,
+        out: &mut Vec<Finding>,
+    ) {
+        if not_delivered(n, p) && !n.first_in_group {
+            let what = format!(
+                "update {} of {} in its group; the sender's notify got {}",
+                n.group_position + 1,
+                n.group_size,
+                if n.sent_2xx { "a 2xx" } else { "no 2xx" }
+            );
+            out.push(delivery_finding(self, c, i, n, p, &what));
         }
     }
 }
@@ -126,19 +151,28 @@ impl Rule for NotificationUnknownToSender {
     fn severity(&self) -> Severity {
         Severity::Warning
     }
-    fn check(&self, m: &Model, _: &Params, out: &mut Vec<Finding>) {
-        for n in &m.notifications {
-            let covered = n
-                .task
-                .sender_org
-                .as_ref()
-                .is_some_and(|o| m.covered.contains(o));
-            if !n.in_sent_log() && !n.received.is_empty() && covered {
-                out.push(self.about(n, format!(
-                    "received at {}, but the sent log, which covers this sender, has no such notify",
-                    at(n.send_time)
-                )));
-            }
+    fn notification(
+        &self,
+        m: &Model,
+        c: &Core,
+        i: u32,
+        n: &Slot,
+        _: &Params,
+        out: &mut Vec<Finding>,
+    ) {
+        if n.in_sent_log() || n.recv_count == 0 {
+            return;
+        }
+        let covered = n
+            .task
+            .sender_org
+            .opt()
+            .is_some_and(|o| m.covered.contains(c.s(o).as_ref()));
+        if covered {
+            out.push(about(self, c, i, n, format!(
+                "received at {}, but the sent log, which covers this sender, has no such notify",
+                at(n.send_time())
+            )));
         }
     }
 }
@@ -151,20 +185,29 @@ impl Rule for NotificationDuplicate {
     fn severity(&self) -> Severity {
         Severity::Warning
     }
-    fn check(&self, m: &Model, _: &Params, out: &mut Vec<Finding>) {
-        for n in &m.notifications {
-            if n.received.len() > 1 {
-                let mut f = self.about(
-                    n,
-                    format!(
-                        "the receiver logged {} notifies with this identifier, the first at {}",
-                        n.received.len(),
-                        at(n.received[0].ts)
-                    ),
-                );
-                f.since = Some(n.received[1].ts);
-                out.push(f);
-            }
+    fn notification(
+        &self,
+        _m: &Model,
+        c: &Core,
+        i: u32,
+        n: &Slot,
+        _: &Params,
+        out: &mut Vec<Finding>,
+    ) {
+        if n.recv_count > 1 {
+            let mut f = about(
+                self,
+                c,
+                i,
+                n,
+                format!(
+                    "the receiver logged {} notifies with this identifier, the first at {}",
+                    n.recv_count,
+                    at(n.recv_first.get().unwrap_or_default())
+                ),
+            );
+            f.since = c.recv_second.get(&i).copied();
+            out.push(f);
         }
     }
 }

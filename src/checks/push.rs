@@ -21,19 +21,19 @@ impl Rule for PushUndelivered {
     fn severity(&self) -> Severity {
         Severity::Error
     }
-    fn check(&self, m: &Model, params: &Params, out: &mut Vec<Finding>) {
+    fn rest(&self, m: &Model, params: &Params, out: &mut Vec<Finding>) {
         for p in &m.pushes {
-            let Some(first) = p.sent.iter().map(|a| a.ts).min() else {
+            let Some(first) = p.sent_first else {
                 continue;
             };
-            if p.received.is_empty() && params.judged(first) {
-                let last = p.sent.last().and_then(|a| a.status);
+            if p.received_count == 0 && params.judged(first) {
+                let last = p.sent_last_status;
                 out.push(push_finding(
                     self,
                     p,
                     format!(
                         "sent {} time(s) from {}, last answer {}; the receiver never logged it",
-                        p.sent.len(),
+                        p.sent_count,
                         at(first),
                         last.map_or("none".into(), |s| s.to_string())
                     ),
@@ -52,16 +52,16 @@ impl Rule for PushUnprocessed {
     fn severity(&self) -> Severity {
         Severity::Warning
     }
-    fn check(&self, m: &Model, params: &Params, out: &mut Vec<Finding>) {
+    fn rest(&self, m: &Model, params: &Params, out: &mut Vec<Finding>) {
         for p in &m.pushes {
-            let Some(received) = p.received.iter().map(|a| a.ts).min() else {
+            let Some(received) = p.received_first else {
                 continue;
             };
             let deadline = received + params.push_sla;
             if params.as_of < deadline {
                 continue;
             }
-            let first_processed = p.processed.iter().map(|(t, _)| *t).min();
+            let first_processed = p.processed_first;
             let detail = match first_processed {
                 Some(t) if t <= deadline => continue,
                 Some(t) => format!(
@@ -89,11 +89,11 @@ impl Rule for PushUnknownToSender {
     fn severity(&self) -> Severity {
         Severity::Warning
     }
-    fn check(&self, m: &Model, _: &Params, out: &mut Vec<Finding>) {
+    fn rest(&self, m: &Model, _: &Params, out: &mut Vec<Finding>) {
         for p in &m.pushes {
             let covered = p.sender.as_ref().is_some_and(|s| m.covered.contains(s));
-            if let Some(first) = p.received.iter().map(|a| a.ts).min()
-                && p.sent.is_empty()
+            if let Some(first) = p.received_first
+                && p.sent_count == 0
                 && covered
             {
                 out.push(push_finding(

@@ -1,8 +1,8 @@
 //! The Notification Task itself: malformed Tasks, a non-standard code system for the
 //! `pull-notification` code (reported, not rejected), and `get-workflow-task` without `basedOn`.
 
-use super::{Finding, Rule, Severity};
-use crate::model::{Model, Params};
+use super::{Finding, Rule, Severity, about};
+use crate::model::{Core, Model, Params, Slot};
 
 pub struct NotificationMalformed;
 impl Rule for NotificationMalformed {
@@ -12,12 +12,21 @@ impl Rule for NotificationMalformed {
     fn severity(&self) -> Severity {
         Severity::Error
     }
-    fn check(&self, m: &Model, _: &Params, out: &mut Vec<Finding>) {
-        for n in &m.notifications {
-            if !n.malformations.is_empty() {
-                out.push(self.about(n, n.malformations.join("; ")));
-            }
+    fn notification(
+        &self,
+        _m: &Model,
+        c: &Core,
+        i: u32,
+        n: &Slot,
+        _: &Params,
+        out: &mut Vec<Finding>,
+    ) {
+        let problems = c.malformations(i);
+        if !problems.is_empty() {
+            out.push(about(self, c, i, n, problems.join("; ")));
         }
+    }
+    fn rest(&self, m: &Model, _: &Params, out: &mut Vec<Finding>) {
         for u in &m.unkeyed {
             let mut f = self.bare(format!(
                 "{} (notify in the {} log, file #{} line {})",
@@ -48,22 +57,32 @@ impl Rule for TaskCodeSystemNonstandard {
     fn severity(&self) -> Severity {
         Severity::Info
     }
-    fn check(&self, m: &Model, _: &Params, out: &mut Vec<Finding>) {
-        for n in &m.notifications {
-            if let Some(system) = &n.nonstandard_code_system {
-                let shown = if system.is_empty() {
-                    "(none)"
-                } else {
-                    system.as_str()
-                };
-                out.push(self.about(
-                    n,
-                    format!(
-                        "code pull-notification has system {shown}, expected {}",
-                        crate::fhir::task::TASK_CODE_SYSTEM
-                    ),
-                ));
-            }
+    fn notification(
+        &self,
+        _m: &Model,
+        c: &Core,
+        i: u32,
+        n: &Slot,
+        _: &Params,
+        out: &mut Vec<Finding>,
+    ) {
+        if let Some(shape) = c.nonstandard.get(&i) {
+            let system = c.shape(*shape).code.and_then(|c| c.0).unwrap_or_default();
+            let shown = if system.is_empty() {
+                "(none)"
+            } else {
+                system.as_str()
+            };
+            out.push(about(
+                self,
+                c,
+                i,
+                n,
+                format!(
+                    "code pull-notification has system {shown}, expected {}",
+                    crate::fhir::task::TASK_CODE_SYSTEM
+                ),
+            ));
         }
     }
 }
@@ -76,14 +95,23 @@ impl Rule for WorkflowTaskReferenceMissing {
     fn severity(&self) -> Severity {
         Severity::Error
     }
-    fn check(&self, m: &Model, _: &Params, out: &mut Vec<Finding>) {
-        for n in &m.notifications {
-            if n.task.get_workflow_task == Some(true) && n.task.based_on.is_none() {
-                out.push(self.about(
-                    n,
-                    "get-workflow-task is true but basedOn names no Workflow Task".into(),
-                ));
-            }
+    fn notification(
+        &self,
+        _m: &Model,
+        c: &Core,
+        i: u32,
+        n: &Slot,
+        _: &Params,
+        out: &mut Vec<Finding>,
+    ) {
+        if n.task.get_workflow_task == Some(true) && n.task.based_on.is_none() {
+            out.push(about(
+                self,
+                c,
+                i,
+                n,
+                "get-workflow-task is true but basedOn names no Workflow Task".into(),
+            ));
         }
     }
 }

@@ -80,6 +80,20 @@ pub fn parse_duration_arg(s: &str) -> Result<i64, String> {
     crate::time::parse_duration(s)
 }
 
+/// Parses a shard `I/N` (0 ≤ I < N ≤ 1024) into (I, N).
+pub fn parse_shard_arg(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("'{s}' is not a shard I/N with 0 <= I < N <= 1024, such as 0/4");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n) = (
+        i.trim().parse::<u32>().map_err(|_| bad())?,
+        n.trim().parse::<u32>().map_err(|_| bad())?,
+    );
+    if n == 0 || n > 1024 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
 /// Parses an IANA time zone name.
 pub fn parse_tz_arg(s: &str) -> Result<chrono_tz::Tz, String> {
     s.parse::<chrono_tz::Tz>()

@@ -2,10 +2,14 @@
 //!
 //! Usage: pullrecon reconcile --sent PATH… --received PATH… --out DIR [--as-of TS] [--grace DUR]
 //!        [--lookback DUR] [--push-sla DUR] [--time-zone TZ] [--sender ORG=URL]…
-//!        [--bsn-key-env VAR | --bsn-key-file PATH]
+//!        [--bsn-key-env VAR | --bsn-key-file PATH] [--shard I/N]
 //!
 //! PATH is a file, a directory (all log files in it) or a glob; formats by extension (.ndjson,
 //! .jsonl, optionally .gz; .csv; .parquet). Tables go to DIR/<table>/date=<local date of as-of>/.
+//! With `--shard I/N` the run keeps only the groups whose hash falls in shard I of N (a group
+//! never splits; pushes, stray pulls and cancellations go by their own identifier) and writes its
+//! tables as `part-I-of-N.parquet` beside the other shards' parts: N machines (a Kubernetes Indexed
+//! Job, see cron/) together give one unsharded run's rows. Every shard reads all the input.
 //! Exit status: 0 no error findings, 3 error findings, 2 usage error, 1 the run could not be done.
 
 use crate::bsn::{Pseudonymiser, load_key};
@@ -64,6 +68,11 @@ pub struct Args {
     #[arg(long, value_name = "PATH")]
     pub bsn_key_file: Option<PathBuf>,
 
+    /// Only shard I of N: the groups whose hash falls in it, written as part-I-of-N files beside
+    /// the other shards' parts (0 <= I < N; e.g. 2/4). Parts of another N are replaced.
+    #[arg(long, value_name = "I/N", value_parser = super::parse_shard_arg)]
+    pub shard: Option<(u32, u32)>,
+
     /// Print nothing on stdout.
     #[arg(long, short)]
     pub quiet: bool,
@@ -87,7 +96,7 @@ impl Args {
             run_id: None,
             replayed: Vec::new(),
             window_from: None,
-            shard: None,
+            shard: self.shard,
         })
     }
 }

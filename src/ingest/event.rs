@@ -189,39 +189,39 @@ pub trait Record {
 }
 
 /// The NDJSON shape: every contract field kept as raw JSON, unknown fields skipped.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone, Copy)]
 #[serde(default)]
 pub struct JsonRecord<'a> {
     #[serde(borrow, deserialize_with = "present")]
-    ts: Option<&'a RawValue>,
+    pub(crate) ts: Option<&'a RawValue>,
     #[serde(borrow, deserialize_with = "present")]
-    interaction: Option<&'a RawValue>,
+    pub(crate) interaction: Option<&'a RawValue>,
     #[serde(borrow, deserialize_with = "present")]
-    status: Option<&'a RawValue>,
+    pub(crate) status: Option<&'a RawValue>,
     #[serde(borrow, deserialize_with = "present")]
-    error: Option<&'a RawValue>,
+    pub(crate) error: Option<&'a RawValue>,
     #[serde(borrow, deserialize_with = "present")]
-    task: Option<&'a RawValue>,
+    pub(crate) task: Option<&'a RawValue>,
     #[serde(borrow, deserialize_with = "present")]
-    notification: Option<&'a RawValue>,
+    pub(crate) notification: Option<&'a RawValue>,
     #[serde(borrow, deserialize_with = "present")]
-    request: Option<&'a RawValue>,
+    pub(crate) request: Option<&'a RawValue>,
     #[serde(borrow, deserialize_with = "present")]
-    body: Option<&'a RawValue>,
+    pub(crate) body: Option<&'a RawValue>,
     #[serde(borrow, deserialize_with = "present")]
-    bsn_in_assertion: Option<&'a RawValue>,
+    pub(crate) bsn_in_assertion: Option<&'a RawValue>,
     #[serde(borrow, deserialize_with = "present")]
-    assertion_bsn: Option<&'a RawValue>,
+    pub(crate) assertion_bsn: Option<&'a RawValue>,
     #[serde(borrow, deserialize_with = "present")]
-    sender_base: Option<&'a RawValue>,
+    pub(crate) sender_base: Option<&'a RawValue>,
     #[serde(borrow, deserialize_with = "present")]
-    message: Option<&'a RawValue>,
+    pub(crate) message: Option<&'a RawValue>,
     #[serde(borrow, deserialize_with = "present")]
-    outcome: Option<&'a RawValue>,
+    pub(crate) outcome: Option<&'a RawValue>,
     #[serde(borrow, deserialize_with = "present")]
-    sender: Option<&'a RawValue>,
+    pub(crate) sender: Option<&'a RawValue>,
     #[serde(borrow, deserialize_with = "present")]
-    receiver: Option<&'a RawValue>,
+    pub(crate) receiver: Option<&'a RawValue>,
 }
 
 impl Record for JsonRecord<'_> {

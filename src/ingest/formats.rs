@@ -1,15 +1,28 @@
-//! The format readers. NDJSON is memory-mapped and parsed in parallel chunks (its pages are the
-//! kernel's cache, not our heap); gzip is decompressed in blocks that are parsed in parallel; CSV
-//! and Parquet rows become text records. Each yields `Parsed` records with their line numbers.
+//! The format readers. NDJSON is memory-mapped and cut into chunks at line ends that the parsing
+//! threads take in turn (its pages are the kernel's cache, not our heap); gzip is decompressed in
+//! blocks; CSV and Parquet rows become text records. Each yields `Rec`s: line (or row) number, a
+//! hash of the content for duplicate detection, and the compact event or the reject reason.
 
-use super::event::{Field, Origin, Record, RejectReason, Side, from_record, parse_json_line};
-use super::{Format, Parsed};
-use anyhow::{Context, Result};
-use rayon::prelude::*;
+use super::compact::{CEvent, from_event, parse_line};
+use super::event::{Field, Origin, Record, RejectReason, Side, from_record};
+use super::intern::Interner;
+use anyhow::Result;
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::Path;
-use xxhash_rust::xxh3::xxh3_128;
+use xxhash_rust::xxh3::xxh3_64;
+
+/// One record as a reader hands it over.
+pub(crate) struct Rec {
+    pub line: u64,
+    /// Where the record starts: its byte offset in a chunk (NDJSON), else its line or row.
+    pub at: u64,
+    pub hash: u64,
+    pub result: Result<CEvent, RejectReason>,
+}
+
+/// Records are handed over in batches of about this many.
+const BATCH: usize = 20_000;
 
 /// A line longer than this is set aside unread (a Task body is a few KB).
 pub const MAX_LINE: usize = 16 << 20;
@@ -34,19 +47,9 @@ const FIELDS: [&str; 15] = [
     "receiver",
 ];
 
-pub(crate) struct FileRead {
-    pub records: Vec<Parsed>,
-    /// The file could not be read to its end: where it broke, and why.
-    pub broken: Option<(u64, RejectReason)>,
-}
-
-pub(crate) fn read_file(side: Side, file: u32, path: &Path, format: Format) -> Result<FileRead> {
-    match format {
-        Format::Ndjson => read_ndjson(side, file, path),
-        Format::NdjsonGz => read_gz(side, file, path),
-        Format::Csv => read_csv(side, file, path),
-        Format::Parquet => read_parquet(side, file, path),
-    }
+/// The sha256 of bytes already in memory (a mapped file).
+pub(crate) fn sha256_bytes(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
 }
 
 pub(crate) fn sha256_file(path: &Path) -> Result<(String, u64)> {
@@ -65,6 +68,11 @@ pub(crate) fn sha256_file(path: &Path) -> Result<(String, u64)> {
     Ok((hex::encode(h.finalize()), total))
 }
 
+/// A line without its trailing `\\r`, spaces and tabs.
+pub(crate) fn trim(line: &[u8]) -> &[u8] {
+    trim_line(line)
+}
+
 fn trim_line(line: &[u8]) -> &[u8] {
     let mut end = line.len();
     while end > 0 && matches!(line[end - 1], b'\r' | b' ' | b'\t') {
@@ -73,14 +81,33 @@ fn trim_line(line: &[u8]) -> &[u8] {
     &line[..end]
 }
 
-/// Parses the lines of one chunk; line numbers are relative to the chunk (0-based).
-fn parse_chunk(side: Side, file: u32, chunk: &[u8]) -> (Vec<Parsed>, u64) {
-    let mut out = Vec::new();
+/// Parses the lines of one chunk; line numbers are relative to the chunk (the first is 1).
+/// Returns the records and the number of lines the chunk holds.
+pub(crate) fn parse_chunk(
+    i: &Interner,
+    side: Side,
+    file: u32,
+    chunk: &[u8],
+    known: Option<&super::scan::KnownBodies>,
+) -> (Vec<Rec>, u64) {
+    let mut out = Vec::with_capacity(chunk.len() / 600 + 8);
     let mut line_no = 0u64;
-    for raw in chunk.split(|b| *b == b'\n') {
+    let mut start = 0;
+    let mut ends = memchr::memchr_iter(b'\n', chunk);
+    loop {
+        let end = match ends.next() {
+            Some(e) => e,
+            None if start <= chunk.len() => chunk.len(),
+            None => break,
+        };
+        let raw = &chunk[start..end];
+        start = end + 1;
         line_no += 1;
         let line = trim_line(raw);
         if line.iter().all(u8::is_ascii_whitespace) {
+            if end == chunk.len() {
+                break;
+            }
             continue;
         }
         let origin = Origin {
@@ -90,15 +117,19 @@ fn parse_chunk(side: Side, file: u32, chunk: &[u8]) -> (Vec<Parsed>, u64) {
         let result = if line.len() > MAX_LINE {
             Err(RejectReason::LineTooLong(line.len()))
         } else {
-            parse_json_line(side, origin, line)
+            parse_line(i, side, origin, line, known)
         };
-        out.push(Parsed {
+        out.push(Rec {
             line: line_no,
-            hash: xxh3_128(line),
+            at: (raw.as_ptr() as usize - chunk.as_ptr() as usize) as u64,
+            hash: xxh3_64(line),
             result,
         });
+        if end == chunk.len() {
+            break;
+        }
     }
-    // `split` yields one item after a trailing newline: it is not a line.
+    // A trailing newline ends the last line; it does not start another.
     if chunk.last() == Some(&b'\n') {
         line_no -= 1;
     }
@@ -106,7 +137,7 @@ fn parse_chunk(side: Side, file: u32, chunk: &[u8]) -> (Vec<Parsed>, u64) {
 }
 
 /// Splits a buffer at newlines into chunks of about `CHUNK` bytes.
-fn chunks(data: &[u8]) -> Vec<&[u8]> {
+pub(crate) fn chunks(data: &[u8]) -> Vec<&[u8]> {
     let mut out = Vec::new();
     let mut start = 0;
     while start < data.len() {
@@ -123,52 +154,44 @@ fn chunks(data: &[u8]) -> Vec<&[u8]> {
     out
 }
 
-/// Parses a buffer of whole lines in parallel; `first_line` is the number of its first line.
-fn parse_buffer(side: Side, file: u32, data: &[u8], first_line: u64, out: &mut Vec<Parsed>) -> u64 {
-    let parts: Vec<(Vec<Parsed>, u64)> = chunks(data)
-        .into_par_iter()
-        .map(|c| parse_chunk(side, file, c))
-        .collect();
-    let mut base = first_line - 1;
-    for (mut recs, lines) in parts {
-        for r in &mut recs {
-            r.line += base;
-            if let Ok(e) = &mut r.result {
-                e.origin.line = r.line;
-            }
-        }
-        out.append(&mut recs);
-        base += lines;
-    }
-    base - (first_line - 1)
-}
-
-fn strip_bom(data: &[u8]) -> &[u8] {
+pub(crate) fn strip_bom(data: &[u8]) -> &[u8] {
     data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data)
 }
 
-fn read_ndjson(side: Side, file: u32, path: &Path) -> Result<FileRead> {
-    let f = std::fs::File::open(path)?;
-    let len = f.metadata()?.len();
-    let mut records = Vec::new();
-    if len > 0 {
-        // SAFETY: the map is read-only and dropped before we return; a log file being truncated
-        // by another process while we read it is outside what a batch job over closed logs
-        // guards against.
-        let map = unsafe { memmap2::Mmap::map(&f) }.context("cannot map the file")?;
-        parse_buffer(side, file, strip_bom(&map), 1, &mut records);
+/// The emitter of a whole-file reader: batches of records with absolute line numbers.
+pub(crate) type Emit<'a> = dyn FnMut(Vec<Rec>) -> Result<()> + 'a;
+
+/// A reader's verdict on the file: where it broke and why, if it could not be read to its end.
+pub(crate) type Broken = Option<(u64, RejectReason)>;
+
+/// Parses whole lines of a decompressed buffer; `next_line` is the number of its first line.
+fn parse_lines(
+    i: &Interner,
+    side: Side,
+    file: u32,
+    data: &[u8],
+    next_line: &mut u64,
+    emit: &mut Emit,
+) -> Result<()> {
+    let (mut recs, lines) = parse_chunk(i, side, file, data, None);
+    for r in &mut recs {
+        r.line += *next_line - 1;
+        r.at = r.line;
     }
-    Ok(FileRead {
-        records,
-        broken: None,
-    })
+    *next_line += lines;
+    emit(recs)
 }
 
-fn read_gz(side: Side, file: u32, path: &Path) -> Result<FileRead> {
+pub(crate) fn read_gz(
+    i: &Interner,
+    side: Side,
+    file: u32,
+    path: &Path,
+    emit: &mut Emit,
+) -> Result<Broken> {
     let f = std::fs::File::open(path)?;
     let mut dec = flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(1 << 20, f));
-    let mut records = Vec::new();
-    let mut buf: Vec<u8> = Vec::with_capacity(8 << 20);
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + (1 << 20));
     let mut next_line = 1u64;
     let mut first = true;
     let mut block = vec![0u8; 1 << 20];
@@ -177,7 +200,7 @@ fn read_gz(side: Side, file: u32, path: &Path) -> Result<FileRead> {
             Ok(0) => {
                 // The last line may lack its newline.
                 if !buf.is_empty() {
-                    parse_buffer(side, file, &buf, next_line, &mut records);
+                    parse_lines(i, side, file, &buf, &mut next_line, emit)?;
                 }
                 break None;
             }
@@ -189,11 +212,10 @@ fn read_gz(side: Side, file: u32, path: &Path) -> Result<FileRead> {
                     }
                     first = false;
                 }
-                if buf.len() >= 8 << 20
+                if buf.len() >= CHUNK
                     && let Some(cut) = memchr::memrchr(b'\n', &buf)
                 {
-                    let lines = parse_buffer(side, file, &buf[..=cut], next_line, &mut records);
-                    next_line += lines;
+                    parse_lines(i, side, file, &buf[..=cut], &mut next_line, emit)?;
                     buf.drain(..=cut);
                 }
             }
@@ -201,7 +223,7 @@ fn read_gz(side: Side, file: u32, path: &Path) -> Result<FileRead> {
             Err(e) => {
                 // Keep every whole line read so far; what follows is lost and said so.
                 if let Some(cut) = memchr::memrchr(b'\n', &buf) {
-                    next_line += parse_buffer(side, file, &buf[..=cut], next_line, &mut records);
+                    parse_lines(i, side, file, &buf[..=cut], &mut next_line, emit)?;
                 }
                 let what = if e.kind() == std::io::ErrorKind::UnexpectedEof {
                     "the gzip stream is truncated".to_owned()
@@ -217,7 +239,7 @@ fn read_gz(side: Side, file: u32, path: &Path) -> Result<FileRead> {
             }
         }
     };
-    Ok(FileRead { records, broken })
+    Ok(broken)
 }
 
 /// A CSV or Parquet row: text fields by contract name.
@@ -244,16 +266,22 @@ fn column_index(headers: &[String]) -> [Option<usize>; 15] {
     index
 }
 
-fn row_hash(values: &[Option<&str>]) -> u128 {
+fn row_hash(values: &[Option<&str>]) -> u64 {
     let mut joined = Vec::new();
     for v in values {
         joined.extend_from_slice(v.unwrap_or("\u{0}").as_bytes());
         joined.push(0x1f);
     }
-    xxh3_128(&joined)
+    xxh3_64(&joined)
 }
 
-fn read_csv(side: Side, file: u32, path: &Path) -> Result<FileRead> {
+pub(crate) fn read_csv(
+    i: &Interner,
+    side: Side,
+    file: u32,
+    path: &Path,
+    emit: &mut Emit,
+) -> Result<Broken> {
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)
         .has_headers(true)
@@ -269,13 +297,10 @@ fn read_csv(side: Side, file: u32, path: &Path) -> Result<FileRead> {
             })
             .collect(),
         Err(e) => {
-            return Ok(FileRead {
-                records: Vec::new(),
-                broken: Some((
-                    1,
-                    RejectReason::Unreadable(format!("unreadable CSV header: {e}")),
-                )),
-            });
+            return Ok(Some((
+                1,
+                RejectReason::Unreadable(format!("unreadable CSV header: {e}")),
+            )));
         }
     };
     let index = column_index(&headers);
@@ -294,23 +319,32 @@ fn read_csv(side: Side, file: u32, path: &Path) -> Result<FileRead> {
                     .map(|f| std::str::from_utf8(f).ok().map(Some))
                     .collect();
                 let (hash, result) = match values {
-                    None => (xxh3_128(row.as_slice()), Err(RejectReason::InvalidUtf8)),
+                    None => (xxh3_64(row.as_slice()), Err(RejectReason::InvalidUtf8)),
                     Some(values) => {
                         let rec = TextRecord {
                             index: &index,
                             values,
                         };
                         let origin = Origin { file, line };
-                        (row_hash(&rec.values), from_record(side, origin, &rec))
+                        (
+                            row_hash(&rec.values),
+                            from_record(side, origin, &rec).map(|e| from_event(&e, i)),
+                        )
                     }
                 };
-                records.push(Parsed { line, hash, result });
+                records.push(Rec {
+                    line,
+                    at: line,
+                    hash,
+                    result,
+                });
             }
             Err(e) => {
                 let line = e.position().map(|p| p.line()).unwrap_or(0);
-                records.push(Parsed {
+                records.push(Rec {
                     line,
-                    hash: xxh3_128(&line.to_le_bytes()),
+                    at: line,
+                    hash: xxh3_64(&line.to_le_bytes()),
                     result: Err(RejectReason::Unreadable(format!(
                         "unreadable CSV row: {}",
                         csv_error_kind(&e)
@@ -324,11 +358,12 @@ fn read_csv(side: Side, file: u32, path: &Path) -> Result<FileRead> {
                 }
             }
         }
+        if records.len() >= BATCH {
+            emit(std::mem::take(&mut records))?;
+        }
     }
-    Ok(FileRead {
-        records,
-        broken: None,
-    })
+    emit(records)?;
+    Ok(None)
 }
 
 fn csv_error_kind(e: &csv::Error) -> &'static str {
@@ -340,7 +375,13 @@ fn csv_error_kind(e: &csv::Error) -> &'static str {
     }
 }
 
-fn read_parquet(side: Side, file: u32, path: &Path) -> Result<FileRead> {
+pub(crate) fn read_parquet(
+    i: &Interner,
+    side: Side,
+    file: u32,
+    path: &Path,
+    emit: &mut Emit,
+) -> Result<Broken> {
     use polars::prelude::*;
     let f = std::fs::File::open(path)?;
     let df = match ParquetReader::new(f).finish() {
@@ -350,10 +391,7 @@ fn read_parquet(side: Side, file: u32, path: &Path) -> Result<FileRead> {
                 "not a readable Parquet file ({})",
                 e.to_string().chars().take(120).collect::<String>()
             ));
-            return Ok(FileRead {
-                records: Vec::new(),
-                broken: Some((0, reason)),
-            });
+            return Ok(Some((0, reason)));
         }
     };
     let headers: Vec<String> = df
@@ -387,19 +425,21 @@ fn read_parquet(side: Side, file: u32, path: &Path) -> Result<FileRead> {
                     index: &index,
                     values: values.clone(),
                 };
-                from_record(side, Origin { file, line }, &rec)
+                from_record(side, Origin { file, line }, &rec).map(|e| from_event(&e, i))
             }
         };
-        records.push(Parsed {
+        records.push(Rec {
             line,
+            at: line,
             hash: row_hash(&values),
             result,
         });
+        if records.len() >= BATCH {
+            emit(std::mem::take(&mut records))?;
+        }
     }
-    Ok(FileRead {
-        records,
-        broken: None,
-    })
+    emit(records)?;
+    Ok(None)
 }
 
 fn column_as_text(col: &polars::prelude::Column) -> Option<Vec<Option<String>>> {
@@ -432,6 +472,104 @@ fn column_as_text(col: &polars::prelude::Column) -> Option<Vec<Option<String>>> 
     Some(s.iter().map(|v| v.map(str::to_owned)).collect())
 }
 
+/// The record at `at` (a byte offset in an NDJSON file, else a line or row number) read again
+/// with the exact reader: for the few values the compact model does not keep.
+pub(crate) fn event_at(path: &Path, format: super::Format, at: u64) -> Option<super::Event> {
+    use super::Format;
+    use std::io::{BufRead, Seek, SeekFrom};
+    let origin = Origin { file: 0, line: 0 };
+    match format {
+        Format::Ndjson => {
+            let mut f = std::io::BufReader::new(std::fs::File::open(path).ok()?);
+            f.seek(SeekFrom::Start(at)).ok()?;
+            let mut line = Vec::new();
+            f.read_until(b'\n', &mut line).ok()?;
+            if at == 0 && line.starts_with(b"\xEF\xBB\xBF") {
+                line.drain(..3);
+            }
+            let line = trim_line(line.strip_suffix(b"\n").unwrap_or(&line));
+            super::event::parse_json_line(Side::Sent, origin, line).ok()
+        }
+        Format::NdjsonGz => {
+            let f = std::fs::File::open(path).ok()?;
+            let mut r = std::io::BufReader::new(flate2::read::MultiGzDecoder::new(
+                std::io::BufReader::new(f),
+            ));
+            let mut line = Vec::new();
+            for n in 1..=at {
+                line.clear();
+                if r.read_until(b'\n', &mut line).ok()? == 0 {
+                    return None;
+                }
+                if n == 1 && line.starts_with(b"\xEF\xBB\xBF") {
+                    line.drain(..3);
+                }
+            }
+            let line = trim_line(line.strip_suffix(b"\n").unwrap_or(&line));
+            super::event::parse_json_line(Side::Sent, origin, line).ok()
+        }
+        Format::Csv | Format::Parquet => {
+            let mut found = None;
+            if format == Format::Csv {
+                let mut rdr = csv::ReaderBuilder::new()
+                    .flexible(true)
+                    .has_headers(true)
+                    .from_path(path)
+                    .ok()?;
+                let headers: Vec<String> = rdr
+                    .byte_headers()
+                    .ok()?
+                    .iter()
+                    .map(|f| {
+                        String::from_utf8_lossy(f)
+                            .trim_start_matches('\u{feff}')
+                            .trim()
+                            .to_ascii_lowercase()
+                    })
+                    .collect();
+                let index = column_index(&headers);
+                let mut row = csv::ByteRecord::new();
+                while rdr.read_byte_record(&mut row).ok()? {
+                    if row.position().map(|p| p.line()) == Some(at) {
+                        let values: Vec<Option<&str>> =
+                            row.iter().map(|f| std::str::from_utf8(f).ok()).collect();
+                        let rec = TextRecord {
+                            index: &index,
+                            values,
+                        };
+                        found = from_record(Side::Sent, origin, &rec).ok();
+                        break;
+                    }
+                }
+            } else {
+                use polars::prelude::*;
+                let df = ParquetReader::new(std::fs::File::open(path).ok()?)
+                    .finish()
+                    .ok()?;
+                let headers: Vec<String> = df
+                    .get_column_names()
+                    .iter()
+                    .map(|n| n.to_ascii_lowercase())
+                    .collect();
+                let index = column_index(&headers);
+                let row = usize::try_from(at).ok()?.checked_sub(1)?;
+                let columns: Vec<Option<Vec<Option<String>>>> =
+                    df.columns().iter().map(column_as_text).collect();
+                let values: Vec<Option<&str>> = columns
+                    .iter()
+                    .map(|c| c.as_ref().and_then(|v| v.get(row)?.as_deref()))
+                    .collect();
+                let rec = TextRecord {
+                    index: &index,
+                    values,
+                };
+                found = from_record(Side::Sent, origin, &rec).ok();
+            }
+            found
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -442,19 +580,25 @@ mod tests {
         for i in 0..50_000 {
             data.extend_from_slice(format!("{{\"n\":{i}}}\n").as_bytes());
         }
-        let mut out = Vec::new();
-        let lines = parse_buffer(Side::Sent, 0, &data, 1, &mut out);
-        assert_eq!(lines, 50_000);
-        assert_eq!(out.len(), 50_000);
-        assert!(out.iter().enumerate().all(|(i, p)| p.line == i as u64 + 1));
+        let i = Interner::new();
+        let mut total = 0;
+        let mut lines = Vec::new();
+        for c in chunks(&data) {
+            let (recs, n) = parse_chunk(&i, Side::Sent, 0, c, None);
+            lines.extend(recs.iter().map(|r| r.line + total));
+            total += n;
+        }
+        assert_eq!(total, 50_000);
+        assert_eq!(lines.len(), 50_000);
+        assert!(lines.iter().enumerate().all(|(k, l)| *l == k as u64 + 1));
     }
 
     #[test]
     fn blank_lines_and_crlf() {
         let data = b"{\"a\":1}\r\n\r\n   \n{\"a\":2}";
-        let mut out = Vec::new();
-        let lines = parse_buffer(Side::Sent, 0, data, 1, &mut out);
+        let i = Interner::new();
+        let (recs, lines) = parse_chunk(&i, Side::Sent, 0, data, None);
         assert_eq!(lines, 4);
-        assert_eq!(out.iter().map(|p| p.line).collect::<Vec<_>>(), vec![1, 4]);
+        assert_eq!(recs.iter().map(|p| p.line).collect::<Vec<_>>(), vec![1, 4]);
     }
 }

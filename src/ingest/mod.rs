@@ -1,17 +1,37 @@
 //! Ingest: finds the log files named by paths, directories and globs, reads each in its format
-//! (NDJSON plain or gzip, CSV, Parquet) in parallel, sets bad records aside as rejects, drops
-//! identical duplicate lines and events outside the run's window, and keeps per-file accounts
-//! (sha256, rows, rejects) for the `runs` table. Nothing read is lost: every record is an event,
-//! a reject, a counted duplicate or a counted out-of-window event.
+//! (NDJSON plain or gzip, CSV, Parquet), sets bad records aside as rejects, drops identical
+//! duplicate lines and events outside the run's window, and keeps per-file accounts (sha256,
+//! rows, rejects) for the `runs` table. Nothing read is lost: every record is an event, a reject,
+//! a counted duplicate or a counted out-of-window event.
+//!
+//! Reading is a pipeline: the files are cut into jobs (chunks of a mapped NDJSON file, a whole
+//! gzip, CSV or Parquet file, a file's sha256) that the parsing threads take in turn, across
+//! files; the calling thread takes their results back in file order and hands each event, compact,
+//! to the caller's sink. Memory stays bounded: only a few chunks are ahead of the sink at a time.
 
+pub mod compact;
 pub mod event;
 mod formats;
+pub mod intern;
+mod scan;
+pub mod task;
 
 pub use event::{Event, Interaction, Origin, RejectReason, Side};
 
-use anyhow::{Context, Result, bail};
-use std::collections::HashSet;
+/// The record at a position `ingest` handed out (for values the compact model does not keep).
+pub fn event_at(path: &Path, format: Format, at: u64) -> Option<Event> {
+    formats::event_at(path, format, at)
+}
+
+use anyhow::{Context, Result, anyhow, bail};
+use compact::CEvent;
+use formats::Rec;
+use intern::Interner;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, mpsc};
 
 /// The input formats, chosen by file extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,22 +104,16 @@ pub struct Window {
     pub to: i64,
 }
 
+/// What reading both logs gave, besides the events handed to the sink.
 #[derive(Debug, Default)]
 pub struct Ingested {
     pub files: Vec<InputFile>,
-    pub events: Vec<Event>,
     pub rejects: Vec<Reject>,
     pub duplicates: u64,
     pub after_as_of: u64,
     pub before_lookback: u64,
-}
-
-/// One record as a format reader hands it over: its line (or row) number, a hash of its content
-/// for duplicate detection, and the parse result.
-pub(crate) struct Parsed {
-    pub line: u64,
-    pub hash: u128,
-    pub result: Result<Event, RejectReason>,
+    /// Events handed to the sink.
+    pub events: u64,
 }
 
 /// Expands paths (files, directories, globs) into log files, sorted, without repeats.
@@ -159,94 +173,468 @@ pub fn discover(patterns: &[String]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Reads both logs. Fails only when a named input does not exist or cannot be opened.
+/// A unit of parsing work.
+enum Job {
+    /// A chunk of a mapped NDJSON file, by byte range.
+    Chunk { file: u32, start: usize, end: usize },
+    /// A whole gzip, CSV or Parquet file.
+    Whole { file: u32 },
+}
+
+impl Job {
+    fn file(&self) -> u32 {
+        match self {
+            Job::Chunk { file, .. } | Job::Whole { file } => *file,
+        }
+    }
+}
+
+/// Work for a parsing thread: an ordered job, or a file's sha256 (not ordered).
+enum Work {
+    Ordered(usize),
+    Sha(u32),
+}
+
+/// A batch of records of one job.
+struct Msg {
+    seq: usize,
+    part: u32,
+    last: bool,
+    recs: Vec<Rec>,
+    /// Lines of the chunk (chunk jobs); line numbers are then relative to it.
+    lines: u64,
+    broken: formats::Broken,
+    error: Option<anyhow::Error>,
+}
+
+/// The hash of a line is already a good hash: use it as it is.
+#[derive(Default)]
+struct Identity(u64);
+
+impl Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+type Part = HashSet<u64, BuildHasherDefault<Identity>>;
+
+/// The hashes of the lines seen on one side, in 256 parts that grow one at a time (one big
+/// table would briefly need half again its size whenever it grows).
+struct Seen(Vec<Part>);
+
+impl Default for Seen {
+    fn default() -> Self {
+        Seen((0..256).map(|_| Part::default()).collect())
+    }
+}
+
+impl Seen {
+    fn insert(&mut self, hash: u64) -> bool {
+        self.0[(hash >> 56) as usize].insert(hash)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.iter().all(HashSet::is_empty)
+    }
+}
+
+/// How many ordered jobs may be done ahead of the one the sink waits for.
+const AHEAD: usize = 6;
+
+/// One input file of a run: its side, path and format, and whether pullrecon's replay wrote it.
+pub type Input = (Side, PathBuf, Format, bool);
+
+/// The input files of a run, in order: sent, received, then the replayed logs.
 ///
 /// `replayed` names the received-log events that pullrecon's own replay wrote (folders that may
 /// not exist yet): they are part of the received log, and, being made after the run judged, they
 /// count even when they are later than as-of.
-pub fn ingest(
+pub fn input_files(
     sent: &[String],
     received: &[String],
     replayed: &[String],
-    window: Window,
-) -> Result<Ingested> {
+) -> Result<Vec<Input>> {
     let mut files = Vec::new();
     for (side, patterns) in [(Side::Sent, sent), (Side::Received, received)] {
         for path in discover(patterns).with_context(|| format!("{} log", side.as_str()))? {
-            files.push((side, path, false));
+            let format = Format::of(&path).context("discover keeps known formats only")?;
+            files.push((side, path, format, false));
         }
     }
     for pattern in replayed {
         if Path::new(pattern).exists() || pattern.contains(['*', '?', '[']) {
             for path in discover(std::slice::from_ref(pattern)).unwrap_or_default() {
-                files.push((Side::Received, path, true));
+                let format = Format::of(&path).context("discover keeps known formats only")?;
+                files.push((Side::Received, path, format, true));
             }
         }
     }
-    let mut out = Ingested::default();
-    let mut seen: [HashSet<u128>; 2] = [HashSet::new(), HashSet::new()];
-    for (index, (side, path, replayed)) in files.into_iter().enumerate() {
-        let format = Format::of(&path).expect("discover keeps known formats only");
-        let file_no = index as u32;
-        let (read, sha) = rayon::join(
-            || formats::read_file(side, file_no, &path, format),
-            || formats::sha256_file(&path),
-        );
-        let read = read.with_context(|| format!("cannot read {}", path.display()))?;
-        let (sha256, bytes) = sha.with_context(|| format!("cannot read {}", path.display()))?;
-        let mut account = InputFile {
-            side,
-            path,
-            format,
-            bytes,
-            sha256,
+    Ok(files)
+}
+
+/// Reads both logs, handing every usable event (in file order) to `sink` with the position of
+/// its record (`formats::event_at` reads it again). Fails only when a
+/// named input does not exist or cannot be opened.
+pub fn ingest(
+    sent: &[String],
+    received: &[String],
+    replayed: &[String],
+    window: Window,
+    interner: &Interner,
+    sink: &mut dyn FnMut(Side, Origin, u64, CEvent) -> bool,
+) -> Result<Ingested> {
+    let files = input_files(sent, received, replayed)?;
+    // Map the NDJSON files; the others are opened by their readers.
+    let mut maps: Vec<Option<memmap2::Mmap>> = Vec::with_capacity(files.len());
+    let mut sizes = Vec::with_capacity(files.len());
+    for (_, path, format, _) in &files {
+        let f =
+            std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let len = f
+            .metadata()
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .len();
+        sizes.push(len);
+        maps.push(if *format == Format::Ndjson && len > 0 {
+            // SAFETY: the map is read-only and dropped before we return; a log file being
+            // truncated by another process while we read it is outside what a batch job over
+            // closed logs guards against.
+            Some(
+                unsafe { memmap2::Mmap::map(&f) }
+                    .with_context(|| format!("cannot map {}", path.display()))?,
+            )
+        } else {
+            None
+        });
+    }
+    // Whole files (for the sha256); parsing skips a byte-order mark.
+    let data: Vec<&[u8]> = maps.iter().map(|m| m.as_deref().unwrap_or(&[])).collect();
+
+    let mut jobs = Vec::new();
+    let mut work = Vec::new();
+    for (f, (_, _, format, _)) in files.iter().enumerate() {
+        work.push(Work::Sha(f as u32));
+        if *format == Format::Ndjson {
+            let text = formats::strip_bom(data[f]);
+            let base = text.as_ptr() as usize;
+            for c in formats::chunks(text) {
+                let start = c.as_ptr() as usize - base;
+                work.push(Work::Ordered(jobs.len()));
+                jobs.push(Job::Chunk {
+                    file: f as u32,
+                    start,
+                    end: start + c.len(),
+                });
+            }
+        } else {
+            work.push(Work::Ordered(jobs.len()));
+            jobs.push(Job::Whole { file: f as u32 });
+        }
+    }
+
+    let mut accounts: Vec<InputFile> = files
+        .iter()
+        .zip(&sizes)
+        .map(|((side, path, format, replayed), bytes)| InputFile {
+            side: *side,
+            path: path.clone(),
+            format: *format,
+            bytes: *bytes,
+            sha256: String::new(),
             rows: 0,
             events: 0,
             rejects: 0,
             duplicates: 0,
             out_of_window: 0,
-            replayed,
-        };
-        let seen = &mut seen[side as usize];
-        for p in read.records {
-            account.rows += 1;
-            match p.result {
-                Err(reason) => {
-                    account.rejects += 1;
-                    out.rejects.push(Reject {
-                        side,
-                        file: file_no,
-                        line: p.line,
-                        reason,
-                    });
+            replayed: *replayed,
+        })
+        .collect();
+    let shas: Mutex<Vec<Option<Result<String>>>> =
+        Mutex::new((0..files.len()).map(|_| None).collect());
+    let next = AtomicUsize::new(0);
+    let abort = AtomicBool::new(false);
+    let cursor = Mutex::new(0usize);
+    let moved = Condvar::new();
+    let (tx, rx) = mpsc::channel::<Msg>();
+    let workers = rayon::current_num_threads().max(1);
+    let known = scan::KnownBodies::new();
+    let parse_ns = AtomicUsize::new(0);
+    let sha_ns = AtomicUsize::new(0);
+    let mut sink_ns = 0u128;
+
+    let mut out = Ingested::default();
+    let result = std::thread::scope(|scope| -> Result<()> {
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (jobs, work, files, data, shas, known) =
+                (&jobs, &work, &files, &data, &shas, &known);
+            let (next, abort, cursor, moved) = (&next, &abort, &cursor, &moved);
+            let (parse_ns, sha_ns) = (&parse_ns, &sha_ns);
+            scope.spawn(move || {
+                loop {
+                    if abort.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let w = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(w) = work.get(w) else { return };
+                    match w {
+                        Work::Sha(f) => {
+                            let t0 = std::time::Instant::now();
+                            let f = *f as usize;
+                            let r = if files[f].2 == Format::Ndjson {
+                                Ok(formats::sha256_bytes(data[f]))
+                            } else {
+                                formats::sha256_file(&files[f].1).map(|(h, _)| h)
+                            };
+                            if let Ok(mut g) = shas.lock() {
+                                g[f] = Some(r);
+                            }
+                            sha_ns.fetch_add(t0.elapsed().as_nanos() as usize, Ordering::Relaxed);
+                        }
+                        Work::Ordered(seq) => {
+                            let seq = *seq;
+                            let whole = matches!(jobs[seq], Job::Whole { .. });
+                            // Wait until this job is not too far ahead of the sink (a whole file
+                            // waits for its turn, so that its batches stream straight through).
+                            {
+                                let mut c = cursor.lock().unwrap_or_else(|e| e.into_inner());
+                                while !abort.load(Ordering::Relaxed)
+                                    && (if whole { seq > *c } else { seq >= *c + AHEAD })
+                                {
+                                    c = moved.wait(c).unwrap_or_else(|e| e.into_inner());
+                                }
+                            }
+                            let t0 = std::time::Instant::now();
+                            run_job(interner, seq, &jobs[seq], files, data, known, &tx);
+                            parse_ns.fetch_add(t0.elapsed().as_nanos() as usize, Ordering::Relaxed);
+                        }
+                    }
                 }
-                Ok(event) => {
-                    if !seen.insert(p.hash) {
-                        account.duplicates += 1;
-                        out.duplicates += 1;
-                    } else if event.ts > window.to && !replayed {
-                        account.out_of_window += 1;
-                        out.after_as_of += 1;
-                    } else if event.ts < window.from {
-                        account.out_of_window += 1;
-                        out.before_lookback += 1;
-                    } else {
-                        account.events += 1;
-                        out.events.push(event);
+            });
+        }
+        drop(tx);
+
+        // The sink side: results in job order.
+        let mut pending: HashMap<(usize, u32), Msg> = HashMap::new();
+        let (mut want_seq, mut want_part) = (0usize, 0u32);
+        let mut line_base: Vec<u64> = vec![0; files.len()];
+        let mut seen: [Seen; 2] = [Seen::default(), Seen::default()];
+        let fail = |e: anyhow::Error| {
+            abort.store(true, Ordering::Relaxed);
+            moved.notify_all();
+            e
+        };
+        while want_seq < jobs.len() {
+            let msg = match pending.remove(&(want_seq, want_part)) {
+                Some(m) => m,
+                None => {
+                    let m = rx
+                        .recv()
+                        .map_err(|_| fail(anyhow!("a reading thread stopped unexpectedly")))?;
+                    if let Some(e) = m.error {
+                        let file = &files[jobs[m.seq].file() as usize].1;
+                        return Err(fail(e.context(format!("cannot read {}", file.display()))));
+                    }
+                    pending.insert((m.seq, m.part), m);
+                    continue;
+                }
+            };
+            let t_sink = std::time::Instant::now();
+            let job = &jobs[msg.seq];
+            let f = job.file() as usize;
+            let side = files[f].0;
+            if side == Side::Received && !seen[0].is_empty() {
+                // Sent files come first: their duplicates can no longer occur.
+                seen[0] = Seen::default();
+            }
+            let (base, at_base) = match job {
+                Job::Chunk { start, .. } => (
+                    line_base[f],
+                    (*start + data[f].len() - formats::strip_bom(data[f]).len()) as u64,
+                ),
+                Job::Whole { .. } => (0, 0),
+            };
+            let account = &mut accounts[f];
+            for rec in msg.recs {
+                account.rows += 1;
+                let line = base + rec.line;
+                match rec.result {
+                    Err(reason) => {
+                        account.rejects += 1;
+                        out.rejects.push(Reject {
+                            side,
+                            file: f as u32,
+                            line,
+                            reason,
+                        });
+                    }
+                    Ok(event) => {
+                        if !seen[side as usize].insert(rec.hash) {
+                            account.duplicates += 1;
+                            out.duplicates += 1;
+                        } else if event.ts > window.to && !files[f].3 {
+                            account.out_of_window += 1;
+                            out.after_as_of += 1;
+                        } else if event.ts < window.from {
+                            account.out_of_window += 1;
+                            out.before_lookback += 1;
+                        } else {
+                            account.events += 1;
+                            out.events += 1;
+                            let origin = Origin {
+                                file: f as u32,
+                                line,
+                            };
+                            let at = at_base + rec.at;
+                            if !sink(side, origin, at, event) {
+                                // The model wants the line read in full (a Task body it could
+                                // not match): read it again from the mapping.
+                                let full = data[f]
+                                    .get(at as usize..)
+                                    .map(|rest| {
+                                        let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+                                        formats::trim(&rest[..end])
+                                    })
+                                    .and_then(|l| {
+                                        compact::parse_line(interner, side, origin, l, None).ok()
+                                    });
+                                match full {
+                                    Some(e) => {
+                                        sink(side, origin, at, e);
+                                    }
+                                    None => {
+                                        return Err(fail(anyhow!(
+                                            "{} line {line} could not be read again",
+                                            files[f].1.display()
+                                        )));
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }
+            if let Some((line, reason)) = msg.broken {
+                account.rejects += 1;
+                out.rejects.push(Reject {
+                    side,
+                    file: f as u32,
+                    line,
+                    reason,
+                });
+            }
+            if matches!(job, Job::Chunk { .. }) {
+                line_base[f] += msg.lines;
+            }
+            sink_ns += t_sink.elapsed().as_nanos();
+            if msg.last {
+                want_seq += 1;
+                want_part = 0;
+                if let Ok(mut c) = cursor.lock() {
+                    *c = want_seq;
+                }
+                moved.notify_all();
+            } else {
+                want_part += 1;
+            }
         }
-        if let Some((line, reason)) = read.broken {
-            account.rejects += 1;
-            out.rejects.push(Reject {
-                side,
-                file: file_no,
-                line,
-                reason,
+        Ok(())
+    });
+    result?;
+    tracing::debug!(
+        parse_ms = parse_ns.load(Ordering::Relaxed) / 1_000_000,
+        sha_ms = sha_ns.load(Ordering::Relaxed) / 1_000_000,
+        sink_ms = (sink_ns / 1_000_000) as u64,
+        "read"
+    );
+    drop(maps);
+    let shas = shas.into_inner().unwrap_or_else(|e| e.into_inner());
+    for (account, sha) in accounts.iter_mut().zip(shas) {
+        account.sha256 = sha
+            .unwrap_or_else(|| Err(anyhow!("not read")))
+            .with_context(|| format!("cannot read {}", account.path.display()))?;
+    }
+    out.files = accounts;
+    Ok(out)
+}
+
+/// Runs one ordered job and sends its batches.
+fn run_job(
+    interner: &Interner,
+    seq: usize,
+    job: &Job,
+    files: &[Input],
+    data: &[&[u8]],
+    known: &scan::KnownBodies,
+    tx: &mpsc::Sender<Msg>,
+) {
+    let f = job.file() as usize;
+    let (side, path, format) = (&files[f].0, &files[f].1, files[f].2);
+    match job {
+        Job::Chunk { start, end, .. } => {
+            let (recs, lines) = formats::parse_chunk(
+                interner,
+                *side,
+                f as u32,
+                &formats::strip_bom(data[f])[*start..*end],
+                Some(known),
+            );
+            let _ = tx.send(Msg {
+                seq,
+                part: 0,
+                last: true,
+                recs,
+                lines,
+                broken: None,
+                error: None,
             });
         }
-        out.files.push(account);
+        Job::Whole { .. } => {
+            let mut part = 0u32;
+            let mut emit = |recs: Vec<Rec>| -> Result<()> {
+                tx.send(Msg {
+                    seq,
+                    part,
+                    last: false,
+                    recs,
+                    lines: 0,
+                    broken: None,
+                    error: None,
+                })
+                .map_err(|_| anyhow!("the reader stopped"))?;
+                part += 1;
+                Ok(())
+            };
+            let r = match format {
+                Format::NdjsonGz => formats::read_gz(interner, *side, f as u32, path, &mut emit),
+                Format::Csv => formats::read_csv(interner, *side, f as u32, path, &mut emit),
+                Format::Parquet => {
+                    formats::read_parquet(interner, *side, f as u32, path, &mut emit)
+                }
+                Format::Ndjson => Ok(None),
+            };
+            let (broken, error) = match r {
+                Ok(b) => (b, None),
+                Err(e) => (None, Some(e)),
+            };
+            let _ = tx.send(Msg {
+                seq,
+                part,
+                last: true,
+                recs: Vec::new(),
+                lines: 0,
+                broken,
+                error,
+            });
+        }
     }
-    Ok(out)
 }

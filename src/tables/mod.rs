@@ -1,17 +1,21 @@
 //! Audit tables: turns a run (its inputs, model and findings) into the contract's tables
 //! (`runs`, `notifications`, `requests`, `findings`, `bsn_audit`, `rejects`, plus `input_files`)
 //! and writes each as a Hive partition for the run's date. Every row carries `run_id` and `as_of`.
-//! BSNs appear only as keyed pseudonyms; request text has BSN values redacted.
+//! BSNs appear only as keyed pseudonyms; request text has BSN values redacted. The tables with a
+//! row per notification or request are built and written in batches (one row group each), so
+//! their size in memory does not grow with the run.
 
 pub mod writer;
 
 use crate::bsn::{Pseudonymiser, is_valid};
 use crate::checks::Finding;
 use crate::fhir::request::redact_bsn;
+use crate::ingest::intern::Sym;
 use crate::ingest::{InputFile, Reject};
-use crate::model::{BsnRoute, Model, Notification};
+use crate::model::{BsnRoute, Core, Model, Notification, Slot, unst};
 use anyhow::Result;
 use polars::prelude::*;
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 /// The names of the tables one reconcile writes.
@@ -44,11 +48,12 @@ impl Table {
         col: &str,
         values: impl IntoIterator<Item = Option<S>>,
     ) -> Self {
-        let v: Vec<Option<String>> = values
-            .into_iter()
-            .map(|s| s.map(|s| s.as_ref().to_owned()))
-            .collect();
-        self.columns.push(Column::new(col.into(), v));
+        let values = values.into_iter();
+        let mut b = StringChunkedBuilder::new(col.into(), values.size_hint().0);
+        for v in values {
+            b.append_option(v.as_ref().map(|s| s.as_ref()));
+        }
+        self.columns.push(b.finish().into_series().into_column());
         self
     }
 
@@ -205,44 +210,99 @@ pub fn patient_pseudonym(n: &Notification, p: &Pseudonymiser) -> Option<String> 
     p.pseudonym(&bsn.1)
 }
 
-pub fn notifications_table(run: &RunRecord, m: &Model, p: &Pseudonymiser) -> Result<DataFrame> {
-    let ns = &m.notifications;
-    let t = |f: fn(&Notification) -> Option<String>| ns.iter().map(f).collect::<Vec<_>>();
-    let i = |f: fn(&Notification) -> Option<i64>| ns.iter().map(f).collect::<Vec<_>>();
-    let b = |f: fn(&Notification) -> bool| ns.iter().map(move |n| Some(f(n))).collect::<Vec<_>>();
+/// The patient pseudonym of a compact notification (as `patient_pseudonym`).
+fn patient_of(c: &Core, n: &Slot, p: &Pseudonymiser) -> Option<String> {
+    if !p.has_key() {
+        return None;
+    }
+    let bsns = c.bsns_of(n);
+    let bsn = bsns
+        .iter()
+        .find(|(_, b)| is_valid(&c.s(*b)))
+        .or(bsns.first())?;
+    p.pseudonym(&c.s(bsn.1))
+}
+
+/// Rows per batch (one Parquet row group each) of the per-notification tables.
+const BATCH: usize = 32_768;
+
+/// A table written in batches: `batch(rows)` builds the frame of some of its rows.
+pub struct Batched<'a> {
+    pub batches: Box<dyn Iterator<Item = Result<DataFrame>> + Send + 'a>,
+}
+
+/// What `write_all` writes for one table.
+pub enum TableData<'a> {
+    Frame(DataFrame),
+    Batches(Batched<'a>),
+}
+
+fn text(c: &Core, s: Sym) -> Option<Cow<'_, str>> {
+    s.opt().map(|s| c.s(s))
+}
+
+/// The `notifications` table, in batches.
+pub fn notifications_table<'a>(
+    run: &'a RunRecord,
+    m: &'a Model,
+    p: &'a Pseudonymiser,
+) -> Batched<'a> {
+    let c = m.core();
+    let batches = c
+        .order
+        .chunks(BATCH)
+        .map(move |ids| notifications_batch(run, c, p, ids))
+        .chain(
+            c.order
+                .is_empty()
+                .then(|| notifications_batch(run, c, p, &[])),
+        );
+    Batched {
+        batches: Box::new(batches),
+    }
+}
+
+fn notifications_batch(
+    run: &RunRecord,
+    c: &Core,
+    p: &Pseudonymiser,
+    ids: &[u32],
+) -> Result<DataFrame> {
+    let ns: Vec<&Slot> = ids.iter().map(|&i| &c.slots[i as usize]).collect();
+    let t = |f: &dyn Fn(&Slot) -> Sym| ns.iter().map(|n| text(c, f(n))).collect::<Vec<_>>();
+    let i = |f: &dyn Fn(&Slot) -> Option<i64>| ns.iter().map(|n| f(n)).collect::<Vec<_>>();
+    let b = |f: &dyn Fn(&Slot) -> bool| ns.iter().map(|n| Some(f(n))).collect::<Vec<_>>();
     let as_of = run.as_of;
     base("notifications", run, ns.len())
-        .text("notification", t(|n| Some(n.id.clone())))
-        .text("group", t(|n| n.task.group.clone()))
-        .text("sender", t(|n| n.task.sender_org.clone()))
-        .text("sender_agent", t(|n| n.task.sender_agent.clone()))
-        .text("receiver", t(|n| n.task.receiver_org.clone()))
-        .text("sender_base", t(|n| n.sender_base.clone()))
-        .ts("authored_on", i(|n| n.task.authored_on))
-        .flag("in_sent_log", b(|n| n.in_sent_log()))
-        .flag("in_received_log", b(|n| !n.received.is_empty()))
-        .ts("sent_at", i(|n| n.sent.iter().map(|a| a.ts).min()))
-        .int("sent_attempts", i(|n| Some(n.sent.len() as i64)))
+        .text("notification", t(&|n| n.id))
+        .text("group", t(&|n| n.task.group))
+        .text("sender", t(&|n| n.task.sender_org))
+        .text("sender_agent", t(&|n| n.task.sender_agent))
+        .text("receiver", t(&|n| n.task.receiver_org))
+        .text("sender_base", t(&|n| n.base))
+        .ts("authored_on", i(&|n| n.task.authored_on.get()))
+        .flag("in_sent_log", b(&|n| n.in_sent_log()))
+        .flag("in_received_log", b(&|n| n.recv_count > 0))
+        .ts("sent_at", i(&|n| n.sent_min.get()))
+        .int("sent_attempts", i(&|n| Some(i64::from(n.sent_count))))
         .int(
             "sent_last_status",
-            i(|n| n.sent.last().and_then(|a| a.status).map(i64::from)),
+            i(&|n| unst(n.sent_last_status).map(i64::from)),
         )
-        .ts("received_at", i(|n| n.receipt))
-        .int("received_count", i(|n| Some(n.received.len() as i64)))
-        .flag("delivered", b(|n| n.delivered()))
-        .flag("current", b(|n| n.current))
-        .flag("first_in_group", b(|n| n.first_in_group))
-        .int("group_position", i(|n| Some(n.group_position as i64 + 1)))
-        .int("group_size", i(|n| Some(n.group_size as i64)))
-        .ts("cancelled_at", i(|n| n.cancelled_at))
-        .ts("expires", i(|n| n.task.expires))
-        .flag(
-            "expired",
-            ns.iter()
-                .map(|n| Some(n.expired(as_of)))
-                .collect::<Vec<_>>(),
+        .ts("received_at", i(&|n| n.receipt.get()))
+        .int("received_count", i(&|n| Some(i64::from(n.recv_count))))
+        .flag("delivered", b(&|n| n.delivered()))
+        .flag("current", b(&|n| n.current))
+        .flag("first_in_group", b(&|n| n.first_in_group))
+        .int(
+            "group_position",
+            i(&|n| Some(i64::from(n.group_position) + 1)),
         )
-        .text("based_on", t(|n| n.task.based_on.clone()))
+        .int("group_size", i(&|n| Some(i64::from(n.group_size))))
+        .ts("cancelled_at", i(&|n| n.cancelled_at.get()))
+        .ts("expires", i(&|n| n.task.expires.get()))
+        .flag("expired", b(&|n| n.expired(as_of)))
+        .text("based_on", t(&|n| n.task.based_on))
         .flag(
             "get_workflow_task",
             ns.iter()
@@ -251,113 +311,173 @@ pub fn notifications_table(run: &RunRecord, m: &Model, p: &Pseudonymiser) -> Res
         )
         .text(
             "workflow_task_status",
-            t(|n| n.workflow.as_ref().and_then(|w| w.status.clone())),
+            ns.iter()
+                .map(|n| c.workflow(n).and_then(|w| c.shape(w.task.shape).status))
+                .collect::<Vec<_>>(),
         )
-        .int("requests_expected", i(|n| Some(n.expected.len() as i64)))
+        .int("requests_expected", i(&|n| Some(i64::from(n.exp.1))))
         .int(
             "requests_succeeded",
-            i(|n| {
+            i(&|n| {
                 Some(
-                    n.expected
+                    c.exps(n)
                         .iter()
-                        .filter(|r| n.succeeded(&r.request))
+                        .filter(|r| c.succeeded(n, r.request))
                         .count() as i64,
                 )
             }),
         )
-        .flag("malformed", b(|n| !n.malformations.is_empty()))
-        .text(
-            "code_system",
-            t(|n| n.task.code.as_ref().and_then(|c| c.0.clone())),
+        .flag(
+            "malformed",
+            ids.iter()
+                .map(|i| Some(!c.malformations(*i).is_empty()))
+                .collect::<Vec<_>>(),
         )
+        .text("code_system", {
+            let mut shapes: crate::ingest::intern::SymMap<Sym, Option<String>> = Default::default();
+            ns.iter()
+                .map(|n| {
+                    shapes
+                        .entry(n.task.shape)
+                        .or_insert_with(|| c.shape(n.task.shape).code.and_then(|c| c.0))
+                        .clone()
+                })
+                .collect::<Vec<_>>()
+        })
         .flag(
             "has_authorization_base",
-            b(|n| n.task.authorization_base.is_some()),
+            b(&|n| n.task.has_authorization_base),
         )
         .text(
             "patient",
-            ns.iter()
-                .map(|n| patient_pseudonym(n, p))
-                .collect::<Vec<_>>(),
+            ns.iter().map(|n| patient_of(c, n, p)).collect::<Vec<_>>(),
         )
         .finish()
 }
 
-/// One row per (notification, request): the expected ones and every other pull logged.
-pub fn requests_table(run: &RunRecord, m: &Model) -> Result<DataFrame> {
-    #[derive(Default)]
-    struct Row {
-        notification: String,
-        known: bool,
-        request: String,
-        kind: Option<&'static str>,
-        source: Option<&'static str>,
-        code: Option<String>,
-        expected: bool,
-        attempts: i64,
-        first: Option<i64>,
-        last: Option<i64>,
-        last_status: Option<i64>,
-        succeeded_at: Option<i64>,
+/// A request as written to a table: BSN values redacted (text without "bsn" is left as it is).
+fn redacted(request: &str) -> Cow<'_, str> {
+    let b = request.as_bytes();
+    if b.windows(3).any(|w| w.eq_ignore_ascii_case(b"bsn")) {
+        Cow::Owned(redact_bsn(request))
+    } else {
+        Cow::Borrowed(request)
     }
-    let mut rows = Vec::new();
-    for n in &m.notifications {
-        for r in &n.expected {
-            let s = n.pulls.get(&r.request);
-            rows.push(Row {
-                notification: n.id.clone(),
-                known: true,
-                request: r.request.clone(),
-                kind: Some(r.kind.as_str()),
-                source: Some(r.source.as_str()),
-                code: r.code.clone(),
-                expected: true,
-                attempts: s.map_or(0, |s| i64::from(s.attempts)),
-                first: s.map(|s| s.first),
-                last: s.map(|s| s.last),
-                last_status: s.and_then(|s| s.last_status.map(i64::from)),
-                succeeded_at: s.and_then(|s| s.succeeded_at),
+}
+
+/// One row of the `requests` table.
+struct ReqRow<'a> {
+    notification: std::rc::Rc<Cow<'a, str>>,
+    known: bool,
+    request: Cow<'a, str>,
+    kind: Option<&'static str>,
+    source: Option<&'static str>,
+    code: Option<Cow<'a, str>>,
+    expected: bool,
+    attempts: i64,
+    first: Option<i64>,
+    last: Option<i64>,
+    last_status: Option<i64>,
+    succeeded_at: Option<i64>,
+}
+
+/// One row per (notification, request): the expected ones and every other pull logged; then
+/// the pulls of notifications neither log notified.
+pub fn requests_table<'a>(run: &'a RunRecord, m: &'a Model) -> Batched<'a> {
+    let c = m.core();
+    let per_notification = c.order.chunks(BATCH / 4).map(move |ids| {
+        let mut rows = Vec::new();
+        // Whether a request holds "bsn" (then it is redacted), once per request.
+        let mut bsn_in: crate::ingest::intern::SymMap<Sym, bool> = Default::default();
+        let mut request_text = |r: Sym| -> Cow<'_, str> {
+            let t = c.s(r);
+            let has = *bsn_in.entry(r).or_insert_with(|| {
+                t.as_bytes()
+                    .windows(3)
+                    .any(|w| w.eq_ignore_ascii_case(b"bsn"))
             });
-        }
-        for (request, s) in &n.pulls {
-            if n.expected.iter().any(|r| &r.request == request) {
-                continue;
+            if has { Cow::Owned(redact_bsn(&t)) } else { t }
+        };
+        for &i in ids {
+            let n = &c.slots[i as usize];
+            let id = std::rc::Rc::new(c.s(n.id));
+            let exps = c.exps(n);
+            for r in exps {
+                let s = c.pull(n, r.request);
+                rows.push(ReqRow {
+                    notification: id.clone(),
+                    known: true,
+                    request: request_text(r.request),
+                    kind: Some(r.kind.as_str()),
+                    source: Some(r.source.as_str()),
+                    code: text(c, r.code),
+                    expected: true,
+                    attempts: s.map_or(0, |s| i64::from(s.attempts)),
+                    first: s.map(|s| s.first),
+                    last: s.map(|s| s.last),
+                    last_status: s.and_then(|s| unst(s.last_status).map(i64::from)),
+                    succeeded_at: s.and_then(|s| s.succeeded_at.get()),
+                });
             }
-            rows.push(Row {
-                notification: n.id.clone(),
-                known: true,
-                request: request.clone(),
-                kind: s.interaction.map(|i| i.as_str()),
-                expected: false,
-                attempts: i64::from(s.attempts),
-                first: Some(s.first),
-                last: Some(s.last),
-                last_status: s.last_status.map(i64::from),
-                succeeded_at: s.succeeded_at,
-                ..Row::default()
-            });
+            for s in c.pulls_of(n) {
+                if exps.iter().any(|r| r.request == s.request) {
+                    continue;
+                }
+                rows.push(ReqRow {
+                    notification: id.clone(),
+                    known: true,
+                    request: request_text(s.request),
+                    kind: Some(s.interaction.as_str()),
+                    source: None,
+                    code: None,
+                    expected: false,
+                    attempts: i64::from(s.attempts),
+                    first: Some(s.first),
+                    last: Some(s.last),
+                    last_status: unst(s.last_status).map(i64::from),
+                    succeeded_at: s.succeeded_at.get(),
+                });
+            }
         }
+        requests_batch(run, &rows)
+    });
+    let stray = std::iter::once_with(move || {
+        let rows: Vec<ReqRow> = m
+            .stray_pulls
+            .iter()
+            .map(|sp| ReqRow {
+                notification: std::rc::Rc::new(Cow::Borrowed(sp.notification.as_str())),
+                known: false,
+                request: redacted(&sp.request),
+                kind: None,
+                source: None,
+                code: None,
+                expected: false,
+                attempts: 1,
+                first: Some(sp.attempt.ts),
+                last: Some(sp.attempt.ts),
+                last_status: sp.attempt.status.map(i64::from),
+                succeeded_at: sp.attempt.success().then_some(sp.attempt.ts),
+            })
+            .collect();
+        requests_batch(run, &rows)
+    });
+    let empty = c.order.is_empty() && m.stray_pulls.is_empty();
+    Batched {
+        batches: Box::new(
+            per_notification.chain(stray.filter(move |_| !m.stray_pulls.is_empty() || empty)),
+        ),
     }
-    for sp in &m.stray_pulls {
-        rows.push(Row {
-            notification: sp.notification.clone(),
-            known: false,
-            request: sp.request.clone(),
-            attempts: 1,
-            first: Some(sp.attempt.ts),
-            last: Some(sp.attempt.ts),
-            last_status: sp.attempt.status.map(i64::from),
-            succeeded_at: sp.attempt.success().then_some(sp.attempt.ts),
-            ..Row::default()
-        });
-    }
+}
+
+fn requests_batch(run: &RunRecord, rows: &[ReqRow]) -> Result<DataFrame> {
     base("requests", run, rows.len())
         .text(
             "notification",
-            rows.iter().map(|r| Some(r.notification.as_str())),
+            rows.iter().map(|r| Some(r.notification.as_ref().as_ref())),
         )
         .flag("notification_known", rows.iter().map(|r| Some(r.known)))
-        .text("request", rows.iter().map(|r| Some(redact_bsn(&r.request))))
+        .text("request", rows.iter().map(|r| Some(r.request.as_ref())))
         .text("kind", rows.iter().map(|r| r.kind))
         .text("source", rows.iter().map(|r| r.source))
         .text("input_code", rows.iter().map(|r| r.code.as_deref()))
@@ -381,11 +501,11 @@ pub fn findings_table(
     p: &Pseudonymiser,
 ) -> Result<DataFrame> {
     let f = findings;
+    let c = m.core();
     let patient = |x: &Finding| {
-        x.notification
-            .as_deref()
-            .and_then(|id| m.get(id))
-            .and_then(|n| patient_pseudonym(n, p))
+        x.slot
+            .and_then(|i| c.slots.get(i as usize))
+            .and_then(|n| patient_of(c, n, p))
     };
     base("findings", run, f.len())
         .text("category", f.iter().map(|x| Some(x.category)))
@@ -397,7 +517,7 @@ pub fn findings_table(
         .text("receiver", f.iter().map(|x| x.receiver.as_deref()))
         .text(
             "request",
-            f.iter().map(|x| x.request.as_deref().map(redact_bsn)),
+            f.iter().map(|x| x.request.as_deref().map(redacted)),
         )
         .flag("replayable", f.iter().map(|x| Some(x.replayable)))
         .text("detail", f.iter().map(|x| Some(x.detail.as_str())))
@@ -410,66 +530,87 @@ pub fn findings_table(
         .finish()
 }
 
-pub fn bsn_audit_table(run: &RunRecord, m: &Model, p: &Pseudonymiser) -> Result<DataFrame> {
-    let ns = &m.notifications;
-    fn route(n: &Notification, r: BsnRoute) -> Option<&str> {
-        n.bsns
+/// The `bsn_audit` table, in batches.
+pub fn bsn_audit_table<'a>(run: &'a RunRecord, m: &'a Model, p: &'a Pseudonymiser) -> Batched<'a> {
+    let c = m.core();
+    let batches = c
+        .order
+        .chunks(BATCH)
+        .map(move |ids| bsn_audit_batch(run, c, p, ids))
+        .chain(c.order.is_empty().then(|| bsn_audit_batch(run, c, p, &[])));
+    Batched {
+        batches: Box::new(batches),
+    }
+}
+
+fn bsn_audit_batch(run: &RunRecord, c: &Core, p: &Pseudonymiser, ids: &[u32]) -> Result<DataFrame> {
+    let ns: Vec<&Slot> = ids.iter().map(|&i| &c.slots[i as usize]).collect();
+    // Each notification's BSN texts, read once: (route, text) in the order seen.
+    let texts: Vec<Vec<(BsnRoute, Cow<'_, str>)>> = ns
+        .iter()
+        .map(|n| c.bsns_of(n).iter().map(|(r, b)| (*r, c.s(*b))).collect())
+        .collect();
+    let route = |k: usize, r: BsnRoute| -> Option<&str> {
+        texts[k]
             .iter()
             .find(|(x, _)| *x == r)
-            .map(|(_, b)| b.as_str())
-    }
+            .map(|(_, b)| b.as_ref())
+    };
     let pseud = |r: BsnRoute| {
-        ns.iter()
-            .map(|n| route(n, r).and_then(|b| p.pseudonym(b)))
+        (0..ns.len())
+            .map(|k| {
+                if p.has_key() {
+                    route(k, r).and_then(|b| p.pseudonym(b))
+                } else {
+                    None
+                }
+            })
             .collect::<Vec<_>>()
     };
     let valid = |r: BsnRoute| {
-        ns.iter()
-            .map(|n| route(n, r).map(is_valid))
+        (0..ns.len())
+            .map(|k| route(k, r).map(is_valid))
             .collect::<Vec<_>>()
     };
     let has = |r: BsnRoute| {
-        ns.iter()
-            .map(|n| Some(route(n, r).is_some()))
+        (0..ns.len())
+            .map(|k| Some(route(k, r).is_some()))
             .collect::<Vec<_>>()
     };
-    let distinct = |n: &Notification| {
-        let mut v: Vec<&str> = n.bsns.iter().map(|(_, b)| b.trim()).collect();
-        v.sort_unstable();
-        v.dedup();
-        v.len()
-    };
+    let distinct: Vec<usize> = texts
+        .iter()
+        .map(|t| {
+            if t.len() < 2 {
+                return t.len();
+            }
+            let mut v: Vec<&str> = t.iter().map(|(_, b)| b.trim()).collect();
+            v.sort_unstable();
+            v.dedup();
+            v.len()
+        })
+        .collect();
+    let t = |f: &dyn Fn(&Slot) -> Sym| ns.iter().map(|n| text(c, f(n))).collect::<Vec<_>>();
     base("bsn_audit", run, ns.len())
-        .text("notification", ns.iter().map(|n| Some(n.id.as_str())))
-        .text("group", ns.iter().map(|n| n.task.group.as_deref()))
-        .text("sender", ns.iter().map(|n| n.task.sender_org.as_deref()))
-        .text(
-            "receiver",
-            ns.iter().map(|n| n.task.receiver_org.as_deref()),
-        )
+        .text("notification", t(&|n| n.id))
+        .text("group", t(&|n| n.task.group))
+        .text("sender", t(&|n| n.task.sender_org))
+        .text("receiver", t(&|n| n.task.receiver_org))
         .flag("current", ns.iter().map(|n| Some(n.current)))
-        .flag(
-            "cancelled",
-            ns.iter().map(|n| Some(n.cancelled_at.is_some())),
-        )
+        .flag("cancelled", ns.iter().map(|n| Some(n.cancelled())))
         .flag("route_task", has(BsnRoute::Task))
         .flag("route_workflow_task", has(BsnRoute::WorkflowTask))
         .flag(
             "route_assertion",
             ns.iter()
-                .map(|n| Some(n.assertion_flag || route(n, BsnRoute::Assertion).is_some()))
+                .enumerate()
+                .map(|(k, n)| Some(n.assertion_flag || route(k, BsnRoute::Assertion).is_some()))
                 .collect::<Vec<_>>(),
         )
-        .flag(
-            "assertion_value_logged",
-            ns.iter()
-                .map(|n| Some(route(n, BsnRoute::Assertion).is_some()))
-                .collect::<Vec<_>>(),
-        )
+        .flag("assertion_value_logged", has(BsnRoute::Assertion))
         .flag(
             "workflow_task_known",
             ns.iter()
-                .map(|n| Some(n.workflow.is_some()))
+                .map(|n| Some(c.workflow(n).is_some()))
                 .collect::<Vec<_>>(),
         )
         .text("pseudonym_task", pseud(BsnRoute::Task))
@@ -480,25 +621,21 @@ pub fn bsn_audit_table(run: &RunRecord, m: &Model, p: &Pseudonymiser) -> Result<
         .flag("valid_assertion", valid(BsnRoute::Assertion))
         .int(
             "distinct_bsns",
-            ns.iter()
-                .map(|n| Some(distinct(n) as i64))
-                .collect::<Vec<_>>(),
+            distinct.iter().map(|d| Some(*d as i64)).collect::<Vec<_>>(),
         )
         .flag(
             "mismatch",
-            ns.iter().map(|n| Some(distinct(n) > 1)).collect::<Vec<_>>(),
+            distinct.iter().map(|d| Some(*d > 1)).collect::<Vec<_>>(),
         )
         .flag(
             "unavailable",
             ns.iter()
-                .map(|n| Some(n.bsns.is_empty() && !n.assertion_flag))
+                .map(|n| Some(n.bsns.1 == 0 && !n.assertion_flag))
                 .collect::<Vec<_>>(),
         )
         .text(
             "patient",
-            ns.iter()
-                .map(|n| patient_pseudonym(n, p))
-                .collect::<Vec<_>>(),
+            ns.iter().map(|n| patient_of(c, n, p)).collect::<Vec<_>>(),
         )
         .finish()
 }
@@ -528,11 +665,32 @@ pub fn part_name(shard: Option<(u32, u32)>) -> String {
     format!("part-{i}-of-{n}.parquet")
 }
 
-/// Writes every table of a run; returns the files written.
+/// Whether a file name is a part of another shard layout than `of_n` (`part-I-of-N.parquet` with
+/// another N): such files are stale and replaced. The other shards of the same N are kept.
+pub fn is_other_layout(name: &str, of_n: u32) -> bool {
+    let Some(rest) = name
+        .strip_prefix("part-")
+        .and_then(|r| r.strip_suffix(".parquet"))
+    else {
+        return false;
+    };
+    match rest.split_once("-of-") {
+        Some((i, n)) => match (i.parse::<u32>(), n.parse::<u32>()) {
+            (Ok(_), Ok(n)) => n != of_n,
+            _ => false,
+        },
+        None => false,
+    }
+}
+
+/// Writes every table of a run as this shard's part; returns the files written. Parts of the
+/// same date written by another shard layout (another N) are removed; the other shards' parts
+/// of this layout stay.
 pub fn write_all(
     out: &Path,
     run: &RunRecord,
-    tables: Vec<(&'static str, DataFrame)>,
+    shard: Option<(u32, u32)>,
+    tables: Vec<(&'static str, TableData)>,
 ) -> Result<Vec<PathBuf>> {
     let meta = vec![
         ("pullrecon.run_id".to_owned(), run.run_id.clone()),
@@ -545,14 +703,39 @@ pub fn write_all(
             crate::time::format_ts(run.as_of),
         ),
     ];
-    let name = part_name(None);
+    let name = part_name(shard);
+    let of_n = shard.map_or(1, |(_, n)| n);
+    // The tables are independent files: write them side by side.
+    let mut results: Vec<Option<Result<PathBuf>>> = (0..tables.len()).map(|_| None).collect();
+    rayon::scope(|scope| {
+        for ((table, data), slot) in tables.into_iter().zip(results.iter_mut()) {
+            let (name, meta) = (&name, &meta);
+            scope.spawn(move |_| {
+                let t0 = std::time::Instant::now();
+                let r = match data {
+                    TableData::Frame(mut df) => {
+                        writer::write_partition(out, table, &run.date, name, &mut df, meta)
+                    }
+                    TableData::Batches(b) => writer::write_partition_batched(
+                        out, table, &run.date, name, b.batches, meta,
+                    ),
+                };
+                let r = r.and_then(|path| {
+                    writer::remove_others(
+                        &writer::partition_dir(out, table, &run.date),
+                        name,
+                        |f| is_other_layout(f, of_n),
+                    )?;
+                    tracing::debug!(table, ms = t0.elapsed().as_millis() as u64, "written");
+                    Ok(path)
+                });
+                *slot = Some(r);
+            });
+        }
+    });
     let mut written = Vec::new();
-    for (table, mut df) in tables {
-        let path = writer::write_partition(out, table, &run.date, &name, &mut df, &meta)?;
-        writer::remove_others(&writer::partition_dir(out, table, &run.date), &name, |f| {
-            f.starts_with("part-")
-        })?;
-        written.push(path);
+    for r in results {
+        written.push(r.unwrap_or_else(|| Err(anyhow::anyhow!("a table was not written")))?);
     }
     Ok(written)
 }

@@ -107,3 +107,45 @@ pub fn remove_others(dir: &Path, keep: &str, is_ours: impl Fn(&str) -> bool) -> 
     }
     Ok(())
 }
+
+/// Writes a table given in batches as `<dir>/<file_name>` atomically, one row group per batch, so
+/// that a large table is never whole in memory. There must be at least one batch (it gives the
+/// schema; it may be empty).
+pub fn write_partition_batched(
+    out: &Path,
+    table: &str,
+    date: &str,
+    file_name: &str,
+    batches: Box<dyn Iterator<Item = Result<DataFrame>> + Send + '_>,
+    metadata: &[(String, String)],
+) -> Result<PathBuf> {
+    let target = partition_dir(out, table, date).join(file_name);
+    let failed = |e: PolarsError| anyhow::anyhow!("cannot write the {table} table: {e}");
+    atomic_write(&target, &format!("{table} table"), |file| {
+        let mut writer = None;
+        for batch in batches {
+            let batch = batch?;
+            if writer.is_none() {
+                writer = Some(
+                    ParquetWriter::new(&mut *file)
+                        .with_compression(ParquetCompression::Snappy)
+                        .with_statistics(StatisticsOptions::default())
+                        .with_key_value_metadata(Some(KeyValueMetadata::from_static(
+                            metadata.to_vec(),
+                        )))
+                        .batched(batch.schema())
+                        .map_err(failed)?,
+                );
+            }
+            if let Some(w) = writer.as_mut()
+                && batch.height() > 0
+            {
+                w.write_batch(&batch).map_err(failed)?;
+            }
+        }
+        let w = writer.ok_or_else(|| anyhow::anyhow!("the {table} table has no schema"))?;
+        w.finish().map_err(failed)?;
+        Ok(())
+    })?;
+    Ok(target)
+}

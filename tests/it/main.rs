@@ -16,6 +16,7 @@ mod tasks;
 mod categories;
 
 mod generate;
+mod scale;
 
 // Nightly operations (#4): job files, run, backfill, report, metrics.
 mod backfill;

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The reconcile benchmark (issue #5): for each size (default 200,000 and then 2,000,000
+# notifications) it generates the synthetic logs once (kept under $PULLRECON_BENCH_DATA, default
+# ~/.cache/pullrecon-bench, and reused while the generator and the seed are the same), then times,
+# one after the other on the same files, `pullrecon reconcile` (release build) and
+# bench/duckdb_checks.py (DuckDB from PyPI doing the core of the same checks). bench/measure.py
+# measures each: wall time and the peak of the process's anonymous resident memory (RssAnon).
+#
+# Prints both wall times, their ratio and both peaks per size; checks that pullrecon's findings
+# per category equal the generator's expected.json; writes the figures to
+# bench/results/reconcile.json (and the raw measurements beside it). Exits 1 when a count differs.
+#
+# Usage: bench/reconcile.sh [N...]          e.g. bench/reconcile.sh 200000
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pullrecon-target}"
+sizes=("$@")
+if [ ${#sizes[@]} -eq 0 ]; then sizes=(200000 2000000); fi
+data_root="${PULLRECON_BENCH_DATA:-$HOME/.cache/pullrecon-bench}"
+seed="${PULLRECON_BENCH_SEED:-1}"
+venv="${PULLRECON_VENV:-$HOME/.cache/pullrecon-venv}"
+if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
+py="$venv/bin/python"
+"$py" -m pip install --quiet --disable-pip-version-check "$(grep '^duckdb==' scripts/requirements-test.txt)"
+
+cargo build --quiet --release --locked
+bin="$CARGO_TARGET_DIR/release/pullrecon"
+results=bench/results
+mkdir -p "$results" "$data_root"
+
+for n in "${sizes[@]}"; do
+  dir="$data_root/n$n-seed$seed"
+  stamp="$("$bin" --version) seed=$seed"
+  if [ ! -f "$dir/expected.json" ] || [ "$(cat "$dir/.generator" 2>/dev/null)" != "$stamp" ]; then
+    echo "== generating $n notifications into $dir"
+    rm -rf "$dir"
+    "$bin" generate --out "$dir" --notifications "$n" --seed "$seed" -q
+    echo "$stamp" > "$dir/.generator"
+  fi
+  read -r as_of grace lookback push_sla < <("$py" -c '
+import json, sys
+e = json.load(open(sys.argv[1]))
+print(e["as_of"], e["grace"], e["lookback"], e["push_sla"])' "$dir/expected.json")
+  rm -rf "$dir/out"
+  echo "== pullrecon reconcile, $n notifications ($(du -sh "$dir" | cut -f1) of logs)"
+  "$py" bench/measure.py --json "$results/reconcile-$n-pullrecon.json" -- \
+    "$bin" reconcile --sent "$dir/sent" --received "$dir/received" --out "$dir/out" \
+    --as-of "$as_of" --grace "$grace" --lookback "$lookback" --push-sla "$push_sla" -q
+  echo "== DuckDB, $n notifications"
+  "$py" bench/measure.py --json "$results/reconcile-$n-duckdb.json" \
+    --stdout "$results/reconcile-$n-duckdb-counts.json" -- \
+    "$py" bench/duckdb_checks.py --data "$dir" --as-of "$as_of"
+done
+
+"$py" bench/summary.py --results "$results" --data-root "$data_root" --seed "$seed" "${sizes[@]}"

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Sums up bench/reconcile.sh: per size, pullrecon's and DuckDB's wall time and peak RssAnon, their
+ratio, pullrecon's findings per category against the generator's expected.json, and (with two
+sizes) how the time grew. Prints a table, writes bench/results/reconcile.json, and exits 1 when a
+count differs from expected.json.
+
+Usage: summary.py --results DIR --data-root DIR --seed S N [N...]
+"""
+
+import argparse
+import datetime
+import json
+import os
+import sys
+
+import duckdb
+
+# Issue #5's targets, printed beside the figures.
+RATIO_MAX = 0.2
+PEAK_MB_MAX = {200_000: 600, 2_000_000: 1536}
+GROWTH_MAX = 11.0
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def findings_by_category(out_dir):
+    glob = os.path.join(out_dir, "findings", "**", "*.parquet")
+    rows = duckdb.sql(
+        f"SELECT category, count(*) FROM read_parquet('{glob}', hive_partitioning=true) GROUP BY ALL"
+    ).fetchall()
+    return {c: n for c, n in rows}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--data-root", required=True)
+    ap.add_argument("--seed", required=True)
+    ap.add_argument("sizes", nargs="+", type=int)
+    a = ap.parse_args()
+    sizes, ok = [], True
+    for n in a.sizes:
+        data = os.path.join(a.data_root, f"n{n}-seed{a.seed}")
+        pr = load(os.path.join(a.results, f"reconcile-{n}-pullrecon.json"))
+        dd = load(os.path.join(a.results, f"reconcile-{n}-duckdb.json"))
+        expected = load(os.path.join(data, "expected.json"))
+        got = findings_by_category(os.path.join(data, "out"))
+        want = {c: v for c, v in expected["findings"].items() if v}
+        diff = {
+            c: {"expected": want.get(c, 0), "pullrecon": got.get(c, 0)}
+            for c in sorted(set(want) | set(got))
+            if want.get(c, 0) != got.get(c, 0)
+        }
+        ok &= not diff and pr["exit"] in (0, 3) and dd["exit"] == 0
+        ratio = pr["wall_s"] / dd["wall_s"] if dd["wall_s"] else None
+        sizes.append(
+            {
+                "notifications": n,
+                "log_bytes": expected["bytes"],
+                "pullrecon": {k: pr[k] for k in ("wall_s", "peak_rss_anon_mb", "exit")},
+                "duckdb": {k: dd[k] for k in ("wall_s", "peak_rss_anon_mb", "exit")},
+                "ratio": round(ratio, 3) if ratio else None,
+                "ratio_target": RATIO_MAX if n == 200_000 else None,
+                "peak_target_mb": PEAK_MB_MAX.get(n),
+                "findings": sum(got.values()),
+                "findings_expected": sum(want.values()),
+                "counts_differ": diff,
+            }
+        )
+    growth = None
+    if len(sizes) >= 2 and sizes[0]["pullrecon"]["wall_s"]:
+        growth = round(sizes[-1]["pullrecon"]["wall_s"] / sizes[0]["pullrecon"]["wall_s"], 2)
+    summary = {
+        "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "load_1m_at_end": round(os.getloadavg()[0], 2)},
+        "sizes": sizes,
+        "time_growth": growth,
+        "time_growth_target": GROWTH_MAX if growth else None,
+    }
+    with open(os.path.join(a.results, "reconcile.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+        f.write("\n")
+
+    print(f"{'notifications':>13} {'pullrecon s':>11} {'DuckDB s':>9} {'ratio':>6} "
+          f"{'pullrecon MB':>12} {'DuckDB MB':>9} {'findings':>9}  counts")
+    for s in sizes:
+        print(
+            f"{s['notifications']:>13,} {s['pullrecon']['wall_s']:>11.2f} {s['duckdb']['wall_s']:>9.2f} "
+            f"{s['ratio']:>6.3f} {s['pullrecon']['peak_rss_anon_mb']:>12.0f} "
+            f"{s['duckdb']['peak_rss_anon_mb']:>9.0f} {s['findings']:>9,}  "
+            + ("= expected.json" if not s["counts_differ"] else f"DIFFER {s['counts_differ']}")
+        )
+    if growth:
+        print(f"time {sizes[-1]['notifications']:,} / {sizes[0]['notifications']:,}: {growth}x")
+    print(f"figures written to {os.path.join(a.results, 'reconcile.json')}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1208 @@
+//! Building the model: `Builder::add` folds one compact event at a time, in file order, into the
+//! aggregate of its notification (or message); `Builder::finish` completes it once every event is
+//! in. Events come in file order, not time order, so every "first" and "last" is kept as a minimum
+//! or maximum by time; ties go to the earlier event in file order, exactly as sorting all events by
+//! (time, side, file, line) and walking them would.
+
+use super::canon::is_canonical;
+use super::{
+    Attempt, BsnRoute, Core, Exp, HAS_BASE, HAS_TRIES, Malformed, Model, Params, PullAgg, Push,
+    RequestSource, Slot, StrayCancel, StrayPull, Try, Ts, Unkeyed, Workflow, is_2xx, st, unst,
+};
+use crate::fhir::request::key as request_key;
+use crate::fhir::task::RequestKind;
+use crate::ingest::compact::{Body, CEvent};
+use crate::ingest::intern::{Interner, Sym, SymMap};
+use crate::ingest::task::{PROBLEMS, TaskInfo, TaskReq};
+use crate::ingest::{Interaction, Origin, Side};
+use rayon::prelude::*;
+use std::collections::{HashMap, HashSet};
+
+const NONE: u32 = u32::MAX;
+
+/// A BSN seen for a notification, with the event that first showed it.
+#[derive(Debug, Clone)]
+struct BsnAgg {
+    ts: i64,
+    value: Sym,
+    /// File order of the event (twice over, to put a Task's BSN before its assertion's).
+    ord: u32,
+    next: u32,
+    route: BsnRoute,
+}
+
+/// When each problem of a malformed notification was first seen.
+#[derive(Debug, Clone, Default)]
+struct MalformAgg {
+    first: [Option<(i64, u64)>; 5],
+    origin: Option<(i64, u64, Origin)>,
+}
+
+#[derive(Debug, Clone)]
+struct CancelRec {
+    ts: i64,
+    ord: u64,
+    side: Side,
+    origin: Origin,
+    status: Option<u16>,
+    id: Sym,
+    sender: Sym,
+    receiver: Sym,
+}
+
+#[derive(Debug, Clone)]
+struct PushAgg {
+    message: Sym,
+    sent_count: u32,
+    sent_first: Ts,
+    sent_last: Ts,
+    sent_last_status: u16,
+    recv_count: u32,
+    recv_first: Ts,
+    processed_first: Ts,
+    sender: Sym,
+    sender_ts: Ts,
+    receiver: Sym,
+    receiver_ts: Ts,
+}
+
+/// Folds events into the model.
+pub struct Builder {
+    slots: Vec<Slot>,
+    by_sym: Vec<u32>,
+    task_reqs: Vec<TaskReq>,
+    pulls: Vec<PullAgg>,
+    /// Every attempt of pulls tried more than once, and which entry has which list.
+    tries: Vec<Vec<Try>>,
+    tries_of: SymMap<u32, u32>,
+    /// The `sender_base` of pull events that carry one, by entry.
+    pull_bases: SymMap<u32, Sym>,
+    bsns: Vec<BsnAgg>,
+    workflows: Vec<Workflow>,
+    malformed: HashMap<u32, MalformAgg>,
+    nonstandard: HashMap<u32, (i64, Sym)>,
+    unkeyed: Vec<(Origin, Side, TaskInfo, Vec<TaskReq>)>,
+    cancels: Vec<CancelRec>,
+    pushes: Vec<PushAgg>,
+    push_by_sym: SymMap<Sym, u32>,
+    /// Last send of notifications sent more than once; second receipt of those received more
+    /// than once; cancellations.
+    sent_last: SymMap<u32, i64>,
+    recv_second: SymMap<u32, i64>,
+    cancel_info: SymMap<u32, (Ts, bool)>,
+    covered: HashSet<Sym>,
+    sent_log_pulls: u64,
+    ord: u64,
+}
+
+impl Builder {
+    /// `expected_events` sizes the main vectors (a guess is fine).
+    pub fn new(_interner: &Interner, expected_events: usize) -> Self {
+        Builder {
+            slots: Vec::with_capacity(expected_events / 4),
+            by_sym: Vec::new(),
+            task_reqs: Vec::with_capacity(expected_events / 2),
+            pulls: Vec::with_capacity(expected_events * 2 / 3),
+            tries: Vec::new(),
+            tries_of: SymMap::default(),
+            pull_bases: SymMap::default(),
+            bsns: Vec::with_capacity(expected_events / 3),
+            workflows: Vec::new(),
+            malformed: HashMap::new(),
+            nonstandard: HashMap::new(),
+            unkeyed: Vec::new(),
+            cancels: Vec::new(),
+            pushes: Vec::new(),
+            push_by_sym: SymMap::default(),
+            sent_last: SymMap::default(),
+            recv_second: SymMap::default(),
+            cancel_info: SymMap::default(),
+            covered: HashSet::new(),
+            sent_log_pulls: 0,
+            ord: 0,
+        }
+    }
+
+    fn slot_of(&mut self, id: Sym) -> u32 {
+        let k = id.index();
+        if k >= self.by_sym.len() {
+            let want = (k + 1).max(self.by_sym.len() * 3 / 2).max(1024);
+            self.by_sym.resize(want, NONE);
+        }
+        if self.by_sym[k] == NONE {
+            self.by_sym[k] = self.slots.len() as u32;
+            self.slots.push(Slot {
+                id,
+                bsn_head: NONE,
+                pull_head: NONE,
+                wf: NONE,
+                ..Slot::default()
+            });
+        }
+        self.by_sym[k]
+    }
+
+    /// Folds one event (in file order: sent files first, each from its first line on); `at` is
+    /// its position in its file (see `ingest::event_at`). `false`: the event names a Task body
+    /// by its hash that is not the body kept for its notification; give it again read in full.
+    pub fn add(&mut self, side: Side, origin: Origin, at: u64, e: CEvent) -> bool {
+        let src = (u64::from(origin.file) << 40) | (at & ((1 << 40) - 1));
+        if let Body::NotifyKnown { id, body_hash, .. } = &e.body {
+            let slot = self.by_sym.get(id.index()).copied().unwrap_or(NONE);
+            let ok = slot != NONE && {
+                let n = &self.slots[slot as usize];
+                n.has_notify() && n.task_hash == *body_hash && *body_hash != 0
+            };
+            if !ok {
+                return false;
+            }
+        }
+        self.ord += 1;
+        let ord = self.ord;
+        let CEvent {
+            ts,
+            interaction,
+            status,
+            body,
+        } = e;
+        match body {
+            Body::Notify {
+                task,
+                requests,
+                body_hash,
+                assertion,
+                assertion_bsn,
+                sender_base,
+            } => self.notify(
+                side,
+                origin,
+                src,
+                ts,
+                ord,
+                status,
+                (*task, requests, body_hash, false),
+                assertion,
+                assertion_bsn,
+                sender_base,
+            ),
+            Body::NotifyKnown {
+                id,
+                body_hash,
+                assertion,
+                assertion_bsn,
+                sender_base,
+            } => {
+                // The body is the one kept for this notification: its Task, without reading it.
+                let slot = self.by_sym[id.index()] as usize;
+                let task = self.slots[slot].task.clone();
+                self.notify(
+                    side,
+                    origin,
+                    src,
+                    ts,
+                    ord,
+                    status,
+                    (task, Vec::new(), body_hash, true),
+                    assertion,
+                    assertion_bsn,
+                    sender_base,
+                )
+            }
+            Body::Cancel { task } => self.cancels.push(CancelRec {
+                ts,
+                ord,
+                side,
+                origin,
+                status,
+                id: task.identifier,
+                sender: task.sender_org,
+                receiver: task.receiver_org,
+            }),
+            Body::Pull {
+                notification,
+                request,
+                sender_base,
+                body,
+            } => {
+                if side == Side::Sent {
+                    self.sent_log_pulls += 1;
+                } else {
+                    self.pull(
+                        src,
+                        ts,
+                        ord,
+                        status,
+                        interaction,
+                        notification,
+                        request,
+                        sender_base,
+                        body,
+                    );
+                }
+            }
+            Body::Push {
+                message,
+                outcome: _,
+                sender,
+                receiver,
+            } => self.push(side, ts, status, interaction, message, sender, receiver),
+        }
+        true
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn notify(
+        &mut self,
+        side: Side,
+        origin: Origin,
+        src: u64,
+        ts: i64,
+        ord: u64,
+        status: Option<u16>,
+        (task, requests, body_hash, same_body): (TaskInfo, Vec<TaskReq>, u64, bool),
+        assertion: Option<bool>,
+        assertion_bsn: Sym,
+        sender_base: Sym,
+    ) {
+        if side == Side::Sent && task.sender_org.is_some() {
+            self.covered.insert(task.sender_org);
+        }
+        if task.identifier.is_none() {
+            self.unkeyed.push((origin, side, task, requests));
+            return;
+        }
+        let i = self.slot_of(task.identifier);
+        // The Task used: the first sent-log body, else the first received-log one. The chosen
+        // body's time is the earliest of its side (`sent_min`, `recv_first`), before this event.
+        let better = {
+            let n = &self.slots[i as usize];
+            match n.task_side {
+                0 => true,
+                2 => side == Side::Sent || n.recv_first.get().is_none_or(|t| ts < t),
+                _ => side == Side::Sent && n.sent_min.get().is_none_or(|t| ts < t),
+            }
+        };
+        if task.problems != 0 {
+            let m = self.malformed.entry(i).or_default();
+            for b in 0..PROBLEMS.len() {
+                if task.problems & (1 << b) != 0 && m.first[b].is_none_or(|(t, _)| ts < t) {
+                    m.first[b] = Some((ts, ord));
+                }
+            }
+            if m.origin.is_none_or(|(t, _, _)| ts < t) {
+                m.origin = Some((ts, ord, origin));
+            }
+        }
+        if task.nonstandard_code_system {
+            // The shape holds the code system (read when the finding is written).
+            match self.nonstandard.get(&i) {
+                Some((t, _)) if *t <= ts => {}
+                _ => {
+                    self.nonstandard.insert(i, (ts, task.shape));
+                }
+            }
+        }
+        if task.patient_bsn.is_some() {
+            self.add_bsn(i, BsnRoute::Task, task.patient_bsn, ts, ord * 2);
+        }
+        match side {
+            Side::Sent => {
+                if assertion_bsn.is_some() {
+                    self.add_bsn(i, BsnRoute::Assertion, assertion_bsn, ts, ord * 2 + 1);
+                }
+                let n = &mut self.slots[i as usize];
+                if assertion == Some(true) {
+                    n.assertion_flag = true;
+                }
+                n.sent_count += 1;
+                // The last send (by time, ties to the later line): kept aside once there are two.
+                let last = if n.sent_count == 1 {
+                    None
+                } else {
+                    Some(self.sent_last.get(&i).copied().unwrap_or(n.sent_min.0))
+                };
+                n.sent_min.min_with(ts);
+                let wins = last.is_none_or(|l| ts >= l);
+                if wins {
+                    n.sent_last_status = st(status);
+                }
+                if let Some(l) = last {
+                    self.sent_last.insert(i, if wins { ts } else { l });
+                }
+                n.sent_2xx |= is_2xx(st(status));
+            }
+            Side::Received => {
+                let n = &mut self.slots[i as usize];
+                n.recv_count += 1;
+                let second = self.recv_second.get(&i).copied();
+                match (n.recv_first.get(), second) {
+                    (None, _) => n.recv_first = Ts::from(Some(ts)),
+                    (Some(f), _) if ts < f => {
+                        self.recv_second.insert(i, f);
+                        n.recv_first = Ts::from(Some(ts));
+                    }
+                    (Some(_), s) if s.is_none_or(|s| ts < s) => {
+                        self.recv_second.insert(i, ts);
+                    }
+                    _ => {}
+                }
+                if status.is_none() || is_2xx(st(status)) {
+                    n.receipt.min_with(ts);
+                }
+            }
+        }
+        let n = &mut self.slots[i as usize];
+        if sender_base.is_some() && n.base_ts.get().is_none_or(|b| ts < b) {
+            n.base = sender_base;
+            n.base_ts = Ts::from(Some(ts));
+        }
+        let side_no = if side == Side::Sent { 1 } else { 2 };
+        if better {
+            let n = &mut self.slots[i as usize];
+            if !same_body {
+                let start = self.task_reqs.len() as u32;
+                self.task_reqs.extend(requests);
+                n.reqs = (start, self.task_reqs.len() as u32 - start);
+                n.task = task;
+                n.task_hash = body_hash;
+            }
+            n.task_src = src;
+            n.task_side = side_no;
+        }
+    }
+
+    fn add_bsn(&mut self, i: u32, route: BsnRoute, value: Sym, ts: i64, ord: u64) {
+        let mut cur = self.slots[i as usize].bsn_head;
+        while cur != NONE {
+            let b = &mut self.bsns[cur as usize];
+            if b.route == route && b.value == value {
+                if (ts, ord as u32) < (b.ts, b.ord) {
+                    b.ts = ts;
+                    b.ord = ord as u32;
+                }
+                return;
+            }
+            cur = b.next;
+        }
+        let head = self.slots[i as usize].bsn_head;
+        self.bsns.push(BsnAgg {
+            ts,
+            value,
+            ord: ord as u32,
+            next: head,
+            route,
+        });
+        self.slots[i as usize].bsn_head = self.bsns.len() as u32 - 1;
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn pull(
+        &mut self,
+        src: u64,
+        ts: i64,
+        ord: u64,
+        status: Option<u16>,
+        interaction: Interaction,
+        notification: Sym,
+        request: Sym,
+        base: Sym,
+        body: Option<Box<(TaskInfo, Vec<TaskReq>)>>,
+    ) {
+        let i = self.slot_of(notification);
+        let s = st(status);
+        let ord = ord as u32;
+        let mut cur = self.slots[i as usize].pull_head;
+        while cur != NONE {
+            let p = &self.pulls[cur as usize];
+            if p.request == request {
+                let b = if p.flags & HAS_BASE != 0 {
+                    self.pull_bases.get(&cur).copied().unwrap_or(Sym::NONE)
+                } else {
+                    Sym::NONE
+                };
+                if b == base {
+                    break;
+                }
+            }
+            cur = p.next;
+        }
+        if cur == NONE {
+            let head = self.slots[i as usize].pull_head;
+            cur = self.pulls.len() as u32;
+            self.pulls.push(PullAgg {
+                last: ts,
+                request,
+                next: head,
+                attempts: 1,
+                last_ord: ord,
+                last_status: s,
+                interaction,
+                flags: if base.is_some() { HAS_BASE } else { 0 },
+            });
+            if base.is_some() {
+                self.pull_bases.insert(cur, base);
+            }
+            self.slots[i as usize].pull_head = cur;
+        } else {
+            let p = &mut self.pulls[cur as usize];
+            if p.flags & HAS_TRIES == 0 {
+                self.tries.push(vec![Try {
+                    ts: p.last,
+                    ord: p.last_ord,
+                    status: p.last_status,
+                    interaction: p.interaction,
+                }]);
+                self.tries_of.insert(cur, self.tries.len() as u32 - 1);
+                p.flags |= HAS_TRIES;
+            }
+            if let Some(&t) = self.tries_of.get(&cur) {
+                self.tries[t as usize].push(Try {
+                    ts,
+                    ord,
+                    status: s,
+                    interaction,
+                });
+            }
+            p.attempts += 1;
+            if ts >= p.last {
+                p.last = ts;
+                p.last_ord = ord;
+                p.last_status = s;
+                p.interaction = interaction;
+            }
+        }
+        if is_2xx(s)
+            && interaction == Interaction::GetWorkflowTask
+            && let Some(body) = body
+        {
+            let (task, reqs) = *body;
+            let n = &self.slots[i as usize];
+            if n.wf == NONE {
+                self.workflows.push(Workflow {
+                    task,
+                    reqs,
+                    ts,
+                    src,
+                });
+                self.slots[i as usize].wf = self.workflows.len() as u32 - 1;
+            } else if ts < self.workflows[n.wf as usize].ts {
+                self.workflows[n.wf as usize] = Workflow {
+                    task,
+                    reqs,
+                    ts,
+                    src,
+                };
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        side: Side,
+        ts: i64,
+        status: Option<u16>,
+        interaction: Interaction,
+        message: Sym,
+        sender: Sym,
+        receiver: Sym,
+    ) {
+        let next = self.pushes.len() as u32;
+        let i = *self.push_by_sym.entry(message).or_insert(next);
+        if i == next {
+            self.pushes.push(PushAgg {
+                message,
+                sent_count: 0,
+                sent_first: Ts::NONE,
+                sent_last: Ts::NONE,
+                sent_last_status: 0,
+                recv_count: 0,
+                recv_first: Ts::NONE,
+                processed_first: Ts::NONE,
+                sender: Sym::NONE,
+                sender_ts: Ts::NONE,
+                receiver: Sym::NONE,
+                receiver_ts: Ts::NONE,
+            });
+        }
+        let p = &mut self.pushes[i as usize];
+        match (interaction, side) {
+            (Interaction::PushProcessed, _) => p.processed_first.min_with(ts),
+            (_, Side::Sent) => {
+                p.sent_count += 1;
+                p.sent_first.min_with(ts);
+                if p.sent_last.get().is_none_or(|l| ts >= l) {
+                    p.sent_last = Ts::from(Some(ts));
+                    p.sent_last_status = st(status);
+                }
+                if sender.is_some() {
+                    self.covered.insert(sender);
+                }
+            }
+            (_, Side::Received) => {
+                p.recv_count += 1;
+                p.recv_first.min_with(ts);
+            }
+        }
+        if sender.is_some() && p.sender_ts.get().is_none_or(|t| ts < t) {
+            p.sender = sender;
+            p.sender_ts = Ts::from(Some(ts));
+        }
+        if receiver.is_some() && p.receiver_ts.get().is_none_or(|t| ts < t) {
+            p.receiver = receiver;
+            p.receiver_ts = Ts::from(Some(ts));
+        }
+    }
+
+    /// Completes the model: cancellations, send times, bases, expected requests and their pulls,
+    /// Workflow Task requests, group order; then keeps only shard `i` of `n` when asked.
+    pub fn finish(
+        mut self,
+        interner: Interner,
+        params: &Params,
+        shard: Option<(u32, u32)>,
+        files: Vec<(std::path::PathBuf, crate::ingest::Format)>,
+    ) -> Model {
+        // Cancellations, in time order.
+        let mut cancels = std::mem::take(&mut self.cancels);
+        cancels.sort_by_key(|c| (c.ts, c.ord));
+        let mut stray_cancels = Vec::new();
+        for c in cancels {
+            let slot =
+                c.id.opt()
+                    .and_then(|id| self.by_sym.get(id.index()).copied())
+                    .filter(|&s| s != NONE && self.slots[s as usize].has_notify());
+            match slot {
+                Some(s) => {
+                    self.slots[s as usize].cancelled_at.min_with(c.ts);
+                    let info = self.cancel_info.entry(s).or_insert((Ts::NONE, false));
+                    match c.side {
+                        Side::Sent => info.0.min_with(c.ts),
+                        Side::Received => {
+                            if c.status.is_none() || is_2xx(st(c.status)) {
+                                info.1 = true;
+                            }
+                        }
+                    }
+                }
+                None => stray_cancels.push(c),
+            }
+        }
+        // Identifiers are matched: the map from symbols to notifications is no longer needed.
+        drop(std::mem::take(&mut self.by_sym));
+
+        // Bases from the run's parameters, interned once per organisation.
+        let sender_bases: HashMap<Sym, Sym> = params
+            .senders
+            .iter()
+            .filter_map(|(org, base)| interner.lookup(org).map(|o| (o, interner.intern(base))))
+            .collect();
+        let base_texts: HashMap<Sym, String> = {
+            let mut set: HashSet<Sym> = self.slots.iter().map(|n| n.base).collect();
+            set.extend(self.pull_bases.values().copied());
+            set.extend(sender_bases.values().copied());
+            set.remove(&Sym::NONE);
+            set.into_iter()
+                .map(|b| (b, interner.with_str(b, str::to_owned)))
+                .collect()
+        };
+        let task_ref_code = interner.intern("get-workflow-task");
+
+        // Per notification, in parallel: send time, base, expected requests, pulls, BSNs.
+        let norm = Normaliser {
+            interner: &interner,
+            bases: &base_texts,
+        };
+        let ctx = FinishCtx {
+            norm: &norm,
+            sender_bases: &sender_bases,
+            task_ref_code,
+            task_reqs: &self.task_reqs,
+            pulls: &self.pulls,
+            tries: &self.tries,
+            tries_of: &self.tries_of,
+            pull_bases: &self.pull_bases,
+            bsns: &self.bsns,
+            workflows: &self.workflows,
+        };
+        const BLOCK: usize = 4096;
+        let blocks: Vec<BlockOut> = self
+            .slots
+            .par_chunks_mut(BLOCK)
+            .map(|chunk| {
+                let mut out = BlockOut::default();
+                let mut memo: SymMap<Sym, Sym> = SymMap::default();
+                for n in chunk.iter_mut() {
+                    finish_slot(n, &ctx, &mut memo, &mut out);
+                }
+                out
+            })
+            .collect();
+        let (n_exps, n_order, n_bsns) = blocks.iter().fold((0, 0, 0), |a, b| {
+            (a.0 + b.exps.len(), a.1 + b.order.len(), a.2 + b.bsns.len())
+        });
+        let mut exps = Vec::with_capacity(n_exps);
+        let mut pull_order = Vec::with_capacity(n_order);
+        let mut bsn_list = Vec::with_capacity(n_bsns);
+        let mut stray_raw: Vec<(Sym, u32)> = Vec::new();
+        for (b, block) in blocks.into_iter().enumerate() {
+            let (e0, p0, b0) = (
+                exps.len() as u32,
+                pull_order.len() as u32,
+                bsn_list.len() as u32,
+            );
+            let end = ((b + 1) * BLOCK).min(self.slots.len());
+            for n in &mut self.slots[b * BLOCK..end] {
+                n.exp.0 += e0;
+                n.pulls.0 += p0;
+                n.bsns.0 += b0;
+            }
+            exps.extend(block.exps);
+            bsn_list.extend(block.bsns);
+            pull_order.extend(block.order);
+            for (e, r) in block.requests {
+                self.pulls[e as usize].request = r;
+            }
+            for (e, agg, tries) in block.merges {
+                self.pulls[e as usize] = agg;
+                match self.tries_of.get(&e) {
+                    Some(&t) => self.tries[t as usize] = tries,
+                    None => {
+                        self.tries.push(tries);
+                        self.tries_of.insert(e, self.tries.len() as u32 - 1);
+                    }
+                }
+            }
+            for e in block.dead {
+                self.pulls[e as usize].attempts = 0;
+                if let Some(t) = self.tries_of.remove(&e) {
+                    self.tries[t as usize] = Vec::new();
+                }
+            }
+            stray_raw.extend(block.stray);
+        }
+        drop(std::mem::take(&mut self.bsns));
+
+        // Stray pulls: every attempt of pulls for identifiers no notify carries.
+        let mut stray_pulls: Vec<(i64, u32, StrayPull)> = Vec::new();
+        for (id, e) in stray_raw {
+            let p = self.pulls[e as usize];
+            let notification = interner.with_str(id, str::to_owned);
+            let base = if p.flags & HAS_BASE != 0 {
+                self.pull_bases.get(&e).and_then(|b| base_texts.get(b))
+            } else {
+                None
+            };
+            let request =
+                interner.with_str(p.request, |raw| request_key(raw, base.map(String::as_str)));
+            for t in tries_of(&p, e, &self.tries, &self.tries_of) {
+                stray_pulls.push((
+                    t.ts,
+                    t.ord,
+                    StrayPull {
+                        notification: notification.clone(),
+                        request: request.clone(),
+                        attempt: Attempt {
+                            ts: t.ts,
+                            status: unst(t.status),
+                            side: Side::Received,
+                            origin: Origin { file: 0, line: 0 },
+                        },
+                    },
+                ));
+            }
+        }
+        stray_pulls.sort_by(|a, b| {
+            (a.0, a.1, &a.2.notification, &a.2.request).cmp(&(
+                b.0,
+                b.1,
+                &b.2.notification,
+                &b.2.request,
+            ))
+        });
+        drop(std::mem::take(&mut self.pull_bases));
+
+        // Group order: by group, then (authoredOn, send time, identifier).
+        let strings = interner.freeze();
+        // Sort compact keys, not slot numbers: a comparison then reads no slot (at millions of
+        // notifications, chasing slots is what a sort would spend its time on).
+        let mut keys: Vec<(Sym, i64, i64, u32)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.has_notify())
+            .map(|(i, n)| {
+                (
+                    n.group_key(),
+                    n.task.authored_on.get().unwrap_or(i64::MIN),
+                    n.send_time(),
+                    i as u32,
+                )
+            })
+            .collect();
+        {
+            let slots = &self.slots;
+            keys.par_sort_unstable_by(|x, y| {
+                (x.0, x.1, x.2).cmp(&(y.0, y.1, y.2)).then_with(|| {
+                    strings
+                        .get(slots[x.3 as usize].id)
+                        .cmp(&strings.get(slots[y.3 as usize].id))
+                })
+            });
+        }
+        let members: Vec<u32> = keys.iter().map(|k| k.3).collect();
+        drop(keys);
+        let mut g = 0;
+        while g < members.len() {
+            let key = self.slots[members[g] as usize].group_key();
+            let mut end = g;
+            while end < members.len() && self.slots[members[end] as usize].group_key() == key {
+                end += 1;
+            }
+            let size = (end - g) as u32;
+            for (pos, &m) in members[g..end].iter().enumerate() {
+                let n = &mut self.slots[m as usize];
+                n.group_position = pos as u32;
+                n.group_size = size;
+                n.first_in_group = pos == 0;
+                n.current = pos as u32 + 1 == size;
+            }
+            g = end;
+        }
+        drop(members);
+
+        // Shards: a group never splits; other subjects go by their own identifier.
+        let in_shard = |text: &str| match shard {
+            Some((i, n)) if n > 1 => shard_of(text, n) == i,
+            _ => true,
+        };
+
+        // The notifications, in the order they were first notified.
+        let mut order: Vec<u32> = (0..self.slots.len() as u32)
+            .filter(|&i| {
+                let n = &self.slots[i as usize];
+                n.has_notify() && in_shard(&strings.get(n.group_key()))
+            })
+            .collect();
+        {
+            let first = |n: &Slot| match (n.sent_min.get(), n.recv_first.get()) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => a.or(b).unwrap_or(i64::MIN),
+            };
+            let mut keyed: Vec<(i64, u32)> = order
+                .iter()
+                .map(|&i| (first(&self.slots[i as usize]), i))
+                .collect();
+            keyed.par_sort_unstable();
+            order = keyed.into_iter().map(|(_, i)| i).collect();
+        }
+        let mut core = Core {
+            strings,
+            files,
+            ..Core::default()
+        };
+        let text = |s: Sym| core.strings.opt(s);
+        let stray_cancels = stray_cancels
+            .into_iter()
+            .filter(|c| match c.id.opt() {
+                Some(id) => in_shard(&core.s(id)),
+                None => in_shard(&format!(
+                    "{}:{}:{}",
+                    c.side.as_str(),
+                    c.origin.file,
+                    c.origin.line
+                )),
+            })
+            .map(|c| StrayCancel {
+                notification: text(c.id),
+                attempt: Attempt {
+                    ts: c.ts,
+                    status: c.status,
+                    side: c.side,
+                    origin: c.origin,
+                },
+                sender: text(c.sender),
+                receiver: text(c.receiver),
+            })
+            .collect();
+        let stray_pulls = stray_pulls
+            .into_iter()
+            .map(|(_, _, p)| p)
+            .filter(|p| in_shard(&p.notification))
+            .collect();
+        let unkeyed = std::mem::take(&mut self.unkeyed)
+            .into_iter()
+            .filter(|(origin, side, t, _)| match t.group.opt() {
+                Some(g) => in_shard(&core.s(g)),
+                None => in_shard(&format!(
+                    "{}:{}:{}",
+                    side.as_str(),
+                    origin.file,
+                    origin.line
+                )),
+            })
+            .map(|(origin, side, t, reqs)| Unkeyed {
+                origin,
+                side,
+                task: core.task(&t, &reqs, None, false),
+            })
+            .collect();
+        let pushes = self
+            .pushes
+            .iter()
+            .filter(|p| in_shard(&core.s(p.message)))
+            .map(|p| Push {
+                message: core.s(p.message).into_owned(),
+                sent_count: p.sent_count as usize,
+                sent_first: p.sent_first.get(),
+                sent_last_status: unst(p.sent_last_status),
+                received_count: p.recv_count as usize,
+                received_first: p.recv_first.get(),
+                processed_first: p.processed_first.get(),
+                sender: text(p.sender),
+                receiver: text(p.receiver),
+            })
+            .collect();
+        let covered = self
+            .covered
+            .iter()
+            .map(|s| core.s(*s).into_owned())
+            .collect();
+
+        let mut malformed = HashMap::new();
+        for (i, m) in std::mem::take(&mut self.malformed) {
+            let mut seen: Vec<(i64, u64, usize)> = m
+                .first
+                .iter()
+                .enumerate()
+                .filter_map(|(b, f)| f.map(|(t, o)| (t, o, b)))
+                .collect();
+            seen.sort_unstable();
+            malformed.insert(
+                i,
+                Malformed {
+                    problems: seen.into_iter().map(|(_, _, b)| PROBLEMS[b]).collect(),
+                    origin: m.origin.map(|(_, _, o)| o),
+                },
+            );
+        }
+        core.nonstandard = std::mem::take(&mut self.nonstandard)
+            .into_iter()
+            .map(|(i, (_, s))| (i, s))
+            .collect();
+        core.malformed = malformed;
+        core.recv_second = std::mem::take(&mut self.recv_second);
+        core.cancels = std::mem::take(&mut self.cancel_info);
+        core.slots = std::mem::take(&mut self.slots);
+        core.order = order;
+        core.task_reqs = std::mem::take(&mut self.task_reqs);
+        core.exps = exps;
+        core.bsns = bsn_list;
+        core.workflows = std::mem::take(&mut self.workflows);
+        core.pulls = std::mem::take(&mut self.pulls);
+        core.tries = std::mem::take(&mut self.tries);
+        core.tries_of = std::mem::take(&mut self.tries_of);
+        // Each notification's pulls listed by request text, as a map by text would.
+        {
+            let strings = &core.strings;
+            let pulls = &core.pulls;
+            let mut ranges: Vec<(usize, usize)> = core
+                .slots
+                .iter()
+                .filter(|n| n.pulls.1 > 1)
+                .map(|n| (n.pulls.0 as usize, n.pulls.1 as usize))
+                .collect();
+            ranges.sort_unstable();
+            let mut rest: &mut [u32] = &mut pull_order;
+            let mut at = 0;
+            let mut parts: Vec<&mut [u32]> = Vec::with_capacity(ranges.len());
+            for (start, len) in ranges {
+                let (_, tail) = rest.split_at_mut(start - at);
+                let (part, tail) = tail.split_at_mut(len);
+                parts.push(part);
+                rest = tail;
+                at = start + len;
+            }
+            parts.par_iter_mut().for_each(|part| {
+                part.sort_by(|a, b| {
+                    strings
+                        .get(pulls[*a as usize].request)
+                        .cmp(&strings.get(pulls[*b as usize].request))
+                });
+            });
+        }
+        core.pull_order = pull_order;
+        let (core, notifications, index) = Model::from_core(core);
+        Model {
+            notifications,
+            index,
+            unkeyed,
+            stray_cancels,
+            stray_pulls,
+            pushes,
+            covered,
+            sent_log_pulls: self.sent_log_pulls,
+            core,
+        }
+    }
+}
+
+/// The shard (of `n`) a group, message or other subject belongs to.
+pub fn shard_of(subject: &str, n: u32) -> u32 {
+    (xxhash_rust::xxh3::xxh3_64(subject.as_bytes()) % u64::from(n.max(1))) as u32
+}
+
+#[derive(Default)]
+struct BlockOut {
+    exps: Vec<Exp>,
+    /// Each notification's pull entries, one notification after the other.
+    order: Vec<u32>,
+    /// Entries whose normalised request differs from the request as written.
+    requests: Vec<(u32, Sym)>,
+    /// Entries with more than one attempt (their attempts in order), merged or not.
+    merges: Vec<(u32, PullAgg, Vec<Try>)>,
+    /// Entries merged into another.
+    dead: Vec<u32>,
+    bsns: Vec<(BsnRoute, Sym)>,
+    /// Pull entries of identifiers that no notify carries.
+    stray: Vec<(Sym, u32)>,
+}
+
+/// What `finish_slot` reads of the builder.
+struct FinishCtx<'a> {
+    norm: &'a Normaliser<'a>,
+    sender_bases: &'a HashMap<Sym, Sym>,
+    task_ref_code: Sym,
+    task_reqs: &'a [TaskReq],
+    pulls: &'a [PullAgg],
+    tries: &'a [Vec<Try>],
+    tries_of: &'a SymMap<u32, u32>,
+    pull_bases: &'a SymMap<u32, Sym>,
+    bsns: &'a [BsnAgg],
+    workflows: &'a [Workflow],
+}
+
+/// Request normalisation with interned results.
+struct Normaliser<'a> {
+    interner: &'a Interner,
+    bases: &'a HashMap<Sym, String>,
+}
+
+impl Normaliser<'_> {
+    /// `request_key(raw, base)` (the canonical form, BSNs redacted) as a symbol; the work is skipped when the text is already canonical
+    /// and the base cannot apply, and remembered per text when the base does not matter.
+    fn norm(&self, raw: Sym, base: Sym, memo: &mut SymMap<Sym, Sym>) -> Sym {
+        let base_text = base
+            .opt()
+            .and_then(|b| self.bases.get(&b))
+            .map(String::as_str);
+        enum R {
+            Same,
+            New(String),
+            BaseFree,
+        }
+        let r = self.interner.with_str(raw, |text| {
+            if let Some(b) = base_text
+                && base_applies(text, b)
+            {
+                let n = request_key(text, Some(b));
+                return if n == text { R::Same } else { R::New(n) };
+            }
+            R::BaseFree
+        });
+        match r {
+            R::Same => raw,
+            R::New(n) => self.interner.intern(&n),
+            R::BaseFree => {
+                if let Some(&m) = memo.get(&raw) {
+                    return m;
+                }
+                let r = self.interner.with_str(raw, |text| {
+                    if is_canonical(text) {
+                        None
+                    } else {
+                        let n = request_key(text, None);
+                        (n != text).then_some(n)
+                    }
+                });
+                let out = match r {
+                    None => raw,
+                    Some(n) => self.interner.intern(&n),
+                };
+                memo.insert(raw, out);
+                out
+            }
+        }
+    }
+}
+
+/// Whether `normalise` would strip `base` from `text` (as it checks it).
+fn base_applies(text: &str, base: &str) -> bool {
+    let b = base.trim().trim_end_matches('/');
+    // Cheap tests first: most requests are relative and cannot start with a base.
+    if b.is_empty()
+        || !text.starts_with(|c: char| {
+            c.is_whitespace() || c.eq_ignore_ascii_case(&b.chars().next().unwrap_or(' '))
+        })
+    {
+        return false;
+    }
+    let text = text.trim();
+    !b.is_empty()
+        && text.len() > b.len()
+        && text.is_char_boundary(b.len())
+        && text[..b.len()].eq_ignore_ascii_case(b)
+        && text.as_bytes()[b.len()] == b'/'
+}
+
+fn finish_slot(n: &mut Slot, cx: &FinishCtx, memo: &mut SymMap<Sym, Sym>, out: &mut BlockOut) {
+    let norm = cx.norm;
+    if !n.has_notify() {
+        // Pulls for an identifier no notify carries: each attempt is a stray pull.
+        let mut cur = n.pull_head;
+        while cur != NONE {
+            out.stray.push((n.id, cur));
+            cur = cx.pulls[cur as usize].next;
+        }
+        n.exp = (out.exps.len() as u32, 0);
+        n.pulls = (out.order.len() as u32, 0);
+        n.bsns = (out.bsns.len() as u32, 0);
+        return;
+    }
+    if n.base.is_none()
+        && let Some(&b) = n
+            .task
+            .sender_org
+            .opt()
+            .and_then(|o| cx.sender_bases.get(&o))
+    {
+        n.base = b;
+    }
+    // Expected requests of the Notification Task.
+    let e0 = out.exps.len();
+    let reqs = &cx.task_reqs[n.reqs.0 as usize..(n.reqs.0 + n.reqs.1) as usize];
+    for r in reqs {
+        let request = norm.norm(r.raw, n.base, memo);
+        if !out.exps[e0..].iter().any(|e| e.request == request) {
+            out.exps.push(Exp {
+                request,
+                kind: r.kind.clone(),
+                source: RequestSource::NotificationTask,
+                code: r.code,
+            });
+        }
+    }
+    if n.task.get_workflow_task == Some(true) && n.task.based_on.is_some() {
+        let text = norm.interner.with_str(n.task.based_on, |id| {
+            request_key(&format!("Task/{id}"), None)
+        });
+        let request = norm.interner.intern(&text);
+        if !out.exps[e0..].iter().any(|e| e.request == request) {
+            out.exps.push(Exp {
+                request,
+                kind: RequestKind::WorkflowTask,
+                source: RequestSource::WorkflowTaskRef,
+                code: cx.task_ref_code,
+            });
+        }
+    }
+
+    // The pulls, by normalised request (the event's own base first). Entries that normalise to
+    // the same request merge: their attempts together, in event order.
+    let p0 = out.order.len();
+    let mut mine: Vec<(Sym, u32)> = Vec::new();
+    let mut cur = n.pull_head;
+    while cur != NONE {
+        let p = &cx.pulls[cur as usize];
+        let base = if p.flags & HAS_BASE != 0 {
+            cx.pull_bases.get(&cur).copied().unwrap_or(Sym::NONE)
+        } else {
+            n.base
+        };
+        mine.push((norm.norm(p.request, base, memo), cur));
+        cur = p.next;
+    }
+    mine.sort_unstable();
+    let mut k = 0;
+    while k < mine.len() {
+        let request = mine[k].0;
+        let mut end = k;
+        while end < mine.len() && mine[end].0 == request {
+            end += 1;
+        }
+        let (first, first_entry) = (mine[k].1, cx.pulls[mine[k].1 as usize]);
+        if end - k == 1 && first_entry.flags & HAS_TRIES == 0 {
+            if first_entry.request != request {
+                out.requests.push((first, request));
+            }
+        } else {
+            let mut all: Vec<Try> = mine[k..end]
+                .iter()
+                .flat_map(|&(_, e)| tries_of(&cx.pulls[e as usize], e, cx.tries, cx.tries_of))
+                .collect();
+            all.sort_unstable_by_key(|t| (t.ts, t.ord));
+            let last = all[all.len() - 1];
+            let mut agg = first_entry;
+            agg.request = request;
+            agg.attempts = all.len() as u32;
+            agg.last = last.ts;
+            agg.last_ord = last.ord;
+            agg.last_status = last.status;
+            agg.interaction = last.interaction;
+            agg.flags |= HAS_TRIES;
+            out.merges.push((first, agg, all));
+            out.dead.extend(mine[k + 1..end].iter().map(|&(_, e)| e));
+        }
+        out.order.push(first);
+        k = end;
+    }
+
+    // BSNs in the order first seen; the Workflow Task's last.
+    let b0 = out.bsns.len();
+    let mut mine: Vec<(i64, u32, BsnRoute, Sym)> = Vec::new();
+    let mut cur = n.bsn_head;
+    while cur != NONE {
+        let b = &cx.bsns[cur as usize];
+        mine.push((b.ts, b.ord, b.route, b.value));
+        cur = b.next;
+    }
+    mine.sort_unstable_by_key(|&(t, o, _, _)| (t, o));
+    out.bsns.extend(mine.into_iter().map(|(_, _, r, v)| (r, v)));
+
+    // The Workflow Task: its BSN, and its read and search inputs.
+    if n.wf != NONE {
+        let wf = &cx.workflows[n.wf as usize];
+        if wf.task.patient_bsn.is_some() {
+            out.bsns.push((BsnRoute::WorkflowTask, wf.task.patient_bsn));
+        }
+        for r in &wf.reqs {
+            let request = norm.norm(r.raw, n.base, memo);
+            if !out.exps[e0..].iter().any(|e| e.request == request) {
+                out.exps.push(Exp {
+                    request,
+                    kind: r.kind.clone(),
+                    source: RequestSource::WorkflowTask,
+                    code: r.code,
+                });
+            }
+        }
+    }
+    n.exp = (e0 as u32, (out.exps.len() - e0) as u32);
+    n.pulls = (p0 as u32, (out.order.len() - p0) as u32);
+    n.bsns = (b0 as u32, (out.bsns.len() - b0) as u32);
+}
+
+/// Every attempt of a pull entry, with its order.
+fn tries_of(p: &PullAgg, e: u32, tries: &[Vec<Try>], tries_of: &SymMap<u32, u32>) -> Vec<Try> {
+    if p.flags & HAS_TRIES != 0
+        && let Some(&t) = tries_of.get(&e)
+    {
+        return tries[t as usize].clone();
+    }
+    vec![Try {
+        ts: p.last,
+        ord: p.last_ord,
+        status: p.last_status,
+        interaction: p.interaction,
+    }]
+}
