@@ -17,6 +17,7 @@ mod categories;
 
 mod generate;
 mod scale;
+mod shards;
 
 // Nightly operations (#4): job files, run, backfill, report, metrics.
 mod backfill;
