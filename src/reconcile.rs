@@ -94,6 +94,7 @@ pub fn reconcile(opts: &Options) -> Result<Outcome> {
 /// Ingest, model and checks, writing nothing (replay's plan rebuilds a run this way).
 pub fn analyse(opts: &Options) -> Result<Outcome> {
     let started = now_micros();
+    large_blocks_from_the_kernel();
     let run_id = opts.run_id.clone().unwrap_or_else(|| new_run_id(started));
     let window = Window {
         from: opts
@@ -150,6 +151,17 @@ pub fn analyse(opts: &Options) -> Result<Outcome> {
         events: events_used,
     } = ingested;
     lap("read");
+    tracing::debug!(
+        interner_mb = interner.bytes() / 1_000_000,
+        model = ?builder
+            .footprint()
+            .into_iter()
+            .map(|(k, b)| format!("{k}={}MB", b / 1_000_000))
+            .collect::<Vec<_>>(),
+        "held after reading"
+    );
+    release_free_memory();
+    lap("trimmed");
     let model = builder.finish(
         interner,
         &params,
@@ -157,6 +169,7 @@ pub fn analyse(opts: &Options) -> Result<Outcome> {
         files.iter().map(|f| (f.path.clone(), f.format)).collect(),
     );
     lap("model");
+    release_free_memory();
     let rejects: Vec<_> = match opts.shard {
         Some((i, n)) if n > 1 => rejects
             .into_iter()
@@ -266,7 +279,7 @@ fn write_tables(opts: &Options, o: &mut Outcome) -> Result<()> {
 }
 
 /// CPU time used by the process so far in ms (Linux, clock ticks of 10 ms), for the debug log.
-fn cpu_ms() -> u64 {
+pub fn cpu_ms() -> u64 {
     std::fs::read_to_string("/proc/self/stat")
         .ok()
         .and_then(|s| {
@@ -277,6 +290,26 @@ fn cpu_ms() -> u64 {
             Some((user + sys) * 10)
         })
         .unwrap_or(0)
+}
+
+/// Hands memory that was freed (the read's duplicate filter and body index, the model builder's
+/// scratch) back to the system, so that the resident peak is what is in use.
+pub(crate) fn release_free_memory() {
+    // SAFETY: malloc_trim only returns free heap pages to the kernel; it takes no pointers.
+    #[cfg(target_env = "gnu")]
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Large blocks (the model's vectors, hash tables, batches) come straight from the kernel and go
+/// back to it when freed, instead of glibc raising its threshold and keeping them in the heap.
+fn large_blocks_from_the_kernel() {
+    // SAFETY: mallopt only sets an allocator parameter; 1 MiB is a valid M_MMAP_THRESHOLD.
+    #[cfg(target_env = "gnu")]
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
 }
 
 /// The process's anonymous resident memory in MB (Linux), for the debug log.

@@ -443,6 +443,21 @@ impl Interner {
             .unwrap_or(0)
     }
 
+    /// Bytes held (texts, spans and hash tables), for the debug log.
+    pub fn bytes(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|m| {
+                m.lock().map_or(0, |s| {
+                    s.text.capacity()
+                        + s.bytes.capacity()
+                        + s.spans.capacity() * 8
+                        + s.table.capacity() * 5
+                })
+            })
+            .sum()
+    }
+
     /// Stops adding: drops the hash tables, keeps the texts.
     pub fn freeze(self) -> Strings {
         let shards = self

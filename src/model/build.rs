@@ -123,6 +123,31 @@ impl Builder {
         }
     }
 
+    /// Bytes reserved by the main vectors, by name (capacity × element size), for the debug log.
+    pub fn footprint(&self) -> Vec<(&'static str, usize)> {
+        use std::mem::size_of;
+        fn v<T>(x: &Vec<T>) -> usize {
+            x.capacity() * size_of::<T>()
+        }
+        vec![
+            ("slots", v(&self.slots)),
+            ("by_sym", v(&self.by_sym)),
+            ("task_reqs", v(&self.task_reqs)),
+            ("pulls", v(&self.pulls)),
+            ("tries", v(&self.tries)),
+            ("tries_of", self.tries_of.capacity() * 8),
+            ("pull_bases", self.pull_bases.capacity() * 8),
+            ("bsns", v(&self.bsns)),
+            ("workflows", v(&self.workflows)),
+            ("cancels", v(&self.cancels)),
+            ("pushes", v(&self.pushes)),
+            ("sent_last", self.sent_last.capacity() * 12),
+            ("recv_second", self.recv_second.capacity() * 12),
+            ("cancel_info", self.cancel_info.capacity() * 24),
+            ("unkeyed", v(&self.unkeyed)),
+        ]
+    }
+
     fn slot_of(&mut self, id: Sym) -> u32 {
         let k = id.index();
         if k >= self.by_sym.len() {
@@ -682,6 +707,7 @@ impl Builder {
             stray_raw.extend(block.stray);
         }
         drop(std::mem::take(&mut self.bsns));
+        crate::reconcile::release_free_memory();
 
         // Stray pulls: every attempt of pulls for identifiers no notify carries.
         let mut stray_pulls: Vec<(i64, u32, StrayPull)> = Vec::new();
@@ -724,6 +750,7 @@ impl Builder {
 
         // Group order: by group, then (authoredOn, send time, identifier).
         let strings = interner.freeze();
+        crate::reconcile::release_free_memory();
         // Sort compact keys, not slot numbers: a comparison then reads no slot (at millions of
         // notifications, chasing slots is what a sort would spend its time on).
         let mut keys: Vec<(Sym, i64, i64, u32)> = self

@@ -710,7 +710,7 @@ pub fn write_all(
     rayon::scope(|scope| {
         for ((table, data), slot) in tables.into_iter().zip(results.iter_mut()) {
             let (name, meta) = (&name, &meta);
-            scope.spawn(move |_| {
+            let job = move || {
                 let t0 = std::time::Instant::now();
                 let r = match data {
                     TableData::Frame(mut df) => {
@@ -726,11 +726,17 @@ pub fn write_all(
                         name,
                         |f| is_other_layout(f, of_n),
                     )?;
-                    tracing::debug!(table, ms = t0.elapsed().as_millis() as u64, "written");
+                    tracing::debug!(
+                        table,
+                        ms = t0.elapsed().as_millis() as u64,
+                        cpu = crate::reconcile::cpu_ms(),
+                        "written"
+                    );
                     Ok(path)
                 });
                 *slot = Some(r);
-            });
+            };
+            scope.spawn(move |_| job());
         }
     });
     let mut written = Vec::new();
