@@ -17,6 +17,7 @@ pub mod lock;
 pub mod metrics;
 pub mod model;
 pub mod nightly;
+pub mod process;
 pub mod reconcile;
 pub mod replay;
 pub mod report;

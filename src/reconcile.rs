@@ -94,7 +94,7 @@ pub fn reconcile(opts: &Options) -> Result<Outcome> {
 /// Ingest, model and checks, writing nothing (replay's plan rebuilds a run this way).
 pub fn analyse(opts: &Options) -> Result<Outcome> {
     let started = now_micros();
-    large_blocks_from_the_kernel();
+    crate::process::large_blocks_from_the_kernel();
     let run_id = opts.run_id.clone().unwrap_or_else(|| new_run_id(started));
     let window = Window {
         from: opts
@@ -118,8 +118,8 @@ pub fn analyse(opts: &Options) -> Result<Outcome> {
         tracing::debug!(
             phase = what,
             elapsed_ms = clock.elapsed().as_millis() as u64,
-            rss_anon_mb = rss_anon_mb(),
-            cpu_ms = cpu_ms(),
+            rss_anon_mb = crate::process::rss_anon_mb(),
+            cpu_ms = crate::process::cpu_ms(),
             "reconcile"
         );
     };
@@ -160,7 +160,7 @@ pub fn analyse(opts: &Options) -> Result<Outcome> {
             .collect::<Vec<_>>(),
         "held after reading"
     );
-    release_free_memory();
+    crate::process::release_free_memory();
     lap("trimmed");
     let model = builder.finish(
         interner,
@@ -169,7 +169,7 @@ pub fn analyse(opts: &Options) -> Result<Outcome> {
         files.iter().map(|f| (f.path.clone(), f.format)).collect(),
     );
     lap("model");
-    release_free_memory();
+    crate::process::release_free_memory();
     let rejects: Vec<_> = match opts.shard {
         Some((i, n)) if n > 1 => rejects
             .into_iter()
@@ -276,53 +276,6 @@ fn write_tables(opts: &Options, o: &mut Outcome) -> Result<()> {
     );
     o.written = written;
     Ok(())
-}
-
-/// CPU time used by the process so far in ms (Linux, clock ticks of 10 ms), for the debug log.
-pub fn cpu_ms() -> u64 {
-    std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            let rest = s.rsplit_once(')')?.1;
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            let user = f.get(11)?.parse::<u64>().ok()?;
-            let sys = f.get(12)?.parse::<u64>().ok()?;
-            Some((user + sys) * 10)
-        })
-        .unwrap_or(0)
-}
-
-/// Hands memory that was freed (the read's duplicate filter and body index, the model builder's
-/// scratch) back to the system, so that the resident peak is what is in use.
-pub(crate) fn release_free_memory() {
-    // SAFETY: malloc_trim only returns free heap pages to the kernel; it takes no pointers.
-    #[cfg(target_env = "gnu")]
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-/// Large blocks (the model's vectors, hash tables, batches) come straight from the kernel and go
-/// back to it when freed, instead of glibc raising its threshold and keeping them in the heap.
-fn large_blocks_from_the_kernel() {
-    // SAFETY: mallopt only sets an allocator parameter; 1 MiB is a valid M_MMAP_THRESHOLD.
-    #[cfg(target_env = "gnu")]
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
-    }
-}
-
-/// The process's anonymous resident memory in MB (Linux), for the debug log.
-fn rss_anon_mb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("RssAnon:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb / 1024)
 }
 
 fn parameters_json(o: &Options) -> String {

@@ -4,13 +4,12 @@
 //! or maximum by time; ties go to the earlier event in file order, exactly as sorting all events by
 //! (time, side, file, line) and walking them would.
 
-use super::canon::is_canonical;
+use super::finish_slot::{BlockOut, FinishCtx, Normaliser, finish_slot, tries_of};
 use super::{
-    Attempt, BsnRoute, Core, Exp, HAS_BASE, HAS_TRIES, Malformed, Model, Params, PullAgg, Push,
-    RequestSource, Slot, StrayCancel, StrayPull, Try, Ts, Unkeyed, Workflow, is_2xx, st, unst,
+    Attempt, BsnRoute, Core, HAS_BASE, HAS_TRIES, Malformed, Model, Params, PullAgg, Push, Slot,
+    StrayCancel, StrayPull, Try, Ts, Unkeyed, Workflow, is_2xx, st, unst,
 };
 use crate::fhir::request::key as request_key;
-use crate::fhir::task::RequestKind;
 use crate::ingest::compact::{Body, CEvent};
 use crate::ingest::intern::{Interner, Sym, SymMap};
 use crate::ingest::task::{PROBLEMS, TaskInfo, TaskReq};
@@ -18,17 +17,17 @@ use crate::ingest::{Interaction, Origin, Side};
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 
-const NONE: u32 = u32::MAX;
+pub(super) const NONE: u32 = u32::MAX;
 
 /// A BSN seen for a notification, with the event that first showed it.
 #[derive(Debug, Clone)]
-struct BsnAgg {
-    ts: i64,
-    value: Sym,
+pub(super) struct BsnAgg {
+    pub(super) ts: i64,
+    pub(super) value: Sym,
     /// File order of the event (twice over, to put a Task's BSN before its assertion's).
-    ord: u32,
-    next: u32,
-    route: BsnRoute,
+    pub(super) ord: u32,
+    pub(super) next: u32,
+    pub(super) route: BsnRoute,
 }
 
 /// When each problem of a malformed notification was first seen.
@@ -707,7 +706,7 @@ impl Builder {
             stray_raw.extend(block.stray);
         }
         drop(std::mem::take(&mut self.bsns));
-        crate::reconcile::release_free_memory();
+        crate::process::release_free_memory();
 
         // Stray pulls: every attempt of pulls for identifiers no notify carries.
         let mut stray_pulls: Vec<(i64, u32, StrayPull)> = Vec::new();
@@ -750,7 +749,7 @@ impl Builder {
 
         // Group order: by group, then (authoredOn, send time, identifier).
         let strings = interner.freeze();
-        crate::reconcile::release_free_memory();
+        crate::process::release_free_memory();
         // Sort compact keys, not slot numbers: a comparison then reads no slot (at millions of
         // notifications, chasing slots is what a sort would spend its time on).
         let mut keys: Vec<(Sym, i64, i64, u32)> = self
@@ -977,259 +976,4 @@ impl Builder {
 /// The shard (of `n`) a group, message or other subject belongs to.
 pub fn shard_of(subject: &str, n: u32) -> u32 {
     (xxhash_rust::xxh3::xxh3_64(subject.as_bytes()) % u64::from(n.max(1))) as u32
-}
-
-#[derive(Default)]
-struct BlockOut {
-    exps: Vec<Exp>,
-    /// Each notification's pull entries, one notification after the other.
-    order: Vec<u32>,
-    /// Entries whose normalised request differs from the request as written.
-    requests: Vec<(u32, Sym)>,
-    /// Entries with more than one attempt (their attempts in order), merged or not.
-    merges: Vec<(u32, PullAgg, Vec<Try>)>,
-    /// Entries merged into another.
-    dead: Vec<u32>,
-    bsns: Vec<(BsnRoute, Sym)>,
-    /// Pull entries of identifiers that no notify carries.
-    stray: Vec<(Sym, u32)>,
-}
-
-/// What `finish_slot` reads of the builder.
-struct FinishCtx<'a> {
-    norm: &'a Normaliser<'a>,
-    sender_bases: &'a HashMap<Sym, Sym>,
-    task_ref_code: Sym,
-    task_reqs: &'a [TaskReq],
-    pulls: &'a [PullAgg],
-    tries: &'a [Vec<Try>],
-    tries_of: &'a SymMap<u32, u32>,
-    pull_bases: &'a SymMap<u32, Sym>,
-    bsns: &'a [BsnAgg],
-    workflows: &'a [Workflow],
-}
-
-/// Request normalisation with interned results.
-struct Normaliser<'a> {
-    interner: &'a Interner,
-    bases: &'a HashMap<Sym, String>,
-}
-
-impl Normaliser<'_> {
-    /// `request_key(raw, base)` (the canonical form, BSNs redacted) as a symbol; the work is skipped when the text is already canonical
-    /// and the base cannot apply, and remembered per text when the base does not matter.
-    fn norm(&self, raw: Sym, base: Sym, memo: &mut SymMap<Sym, Sym>) -> Sym {
-        let base_text = base
-            .opt()
-            .and_then(|b| self.bases.get(&b))
-            .map(String::as_str);
-        enum R {
-            Same,
-            New(String),
-            BaseFree,
-        }
-        let r = self.interner.with_str(raw, |text| {
-            if let Some(b) = base_text
-                && base_applies(text, b)
-            {
-                let n = request_key(text, Some(b));
-                return if n == text { R::Same } else { R::New(n) };
-            }
-            R::BaseFree
-        });
-        match r {
-            R::Same => raw,
-            R::New(n) => self.interner.intern(&n),
-            R::BaseFree => {
-                if let Some(&m) = memo.get(&raw) {
-                    return m;
-                }
-                let r = self.interner.with_str(raw, |text| {
-                    if is_canonical(text) {
-                        None
-                    } else {
-                        let n = request_key(text, None);
-                        (n != text).then_some(n)
-                    }
-                });
-                let out = match r {
-                    None => raw,
-                    Some(n) => self.interner.intern(&n),
-                };
-                memo.insert(raw, out);
-                out
-            }
-        }
-    }
-}
-
-/// Whether `normalise` would strip `base` from `text` (as it checks it).
-fn base_applies(text: &str, base: &str) -> bool {
-    let b = base.trim().trim_end_matches('/');
-    // Cheap tests first: most requests are relative and cannot start with a base.
-    if b.is_empty()
-        || !text.starts_with(|c: char| {
-            c.is_whitespace() || c.eq_ignore_ascii_case(&b.chars().next().unwrap_or(' '))
-        })
-    {
-        return false;
-    }
-    let text = text.trim();
-    !b.is_empty()
-        && text.len() > b.len()
-        && text.is_char_boundary(b.len())
-        && text[..b.len()].eq_ignore_ascii_case(b)
-        && text.as_bytes()[b.len()] == b'/'
-}
-
-fn finish_slot(n: &mut Slot, cx: &FinishCtx, memo: &mut SymMap<Sym, Sym>, out: &mut BlockOut) {
-    let norm = cx.norm;
-    if !n.has_notify() {
-        // Pulls for an identifier no notify carries: each attempt is a stray pull.
-        let mut cur = n.pull_head;
-        while cur != NONE {
-            out.stray.push((n.id, cur));
-            cur = cx.pulls[cur as usize].next;
-        }
-        n.exp = (out.exps.len() as u32, 0);
-        n.pulls = (out.order.len() as u32, 0);
-        n.bsns = (out.bsns.len() as u32, 0);
-        return;
-    }
-    if n.base.is_none()
-        && let Some(&b) = n
-            .task
-            .sender_org
-            .opt()
-            .and_then(|o| cx.sender_bases.get(&o))
-    {
-        n.base = b;
-    }
-    // Expected requests of the Notification Task.
-    let e0 = out.exps.len();
-    let reqs = &cx.task_reqs[n.reqs.0 as usize..(n.reqs.0 + n.reqs.1) as usize];
-    for r in reqs {
-        let request = norm.norm(r.raw, n.base, memo);
-        if !out.exps[e0..].iter().any(|e| e.request == request) {
-            out.exps.push(Exp {
-                request,
-                kind: r.kind.clone(),
-                source: RequestSource::NotificationTask,
-                code: r.code,
-            });
-        }
-    }
-    if n.task.get_workflow_task == Some(true) && n.task.based_on.is_some() {
-        let text = norm.interner.with_str(n.task.based_on, |id| {
-            request_key(&format!("Task/{id}"), None)
-        });
-        let request = norm.interner.intern(&text);
-        if !out.exps[e0..].iter().any(|e| e.request == request) {
-            out.exps.push(Exp {
-                request,
-                kind: RequestKind::WorkflowTask,
-                source: RequestSource::WorkflowTaskRef,
-                code: cx.task_ref_code,
-            });
-        }
-    }
-
-    // The pulls, by normalised request (the event's own base first). Entries that normalise to
-    // the same request merge: their attempts together, in event order.
-    let p0 = out.order.len();
-    let mut mine: Vec<(Sym, u32)> = Vec::new();
-    let mut cur = n.pull_head;
-    while cur != NONE {
-        let p = &cx.pulls[cur as usize];
-        let base = if p.flags & HAS_BASE != 0 {
-            cx.pull_bases.get(&cur).copied().unwrap_or(Sym::NONE)
-        } else {
-            n.base
-        };
-        mine.push((norm.norm(p.request, base, memo), cur));
-        cur = p.next;
-    }
-    mine.sort_unstable();
-    let mut k = 0;
-    while k < mine.len() {
-        let request = mine[k].0;
-        let mut end = k;
-        while end < mine.len() && mine[end].0 == request {
-            end += 1;
-        }
-        let (first, first_entry) = (mine[k].1, cx.pulls[mine[k].1 as usize]);
-        if end - k == 1 && first_entry.flags & HAS_TRIES == 0 {
-            if first_entry.request != request {
-                out.requests.push((first, request));
-            }
-        } else {
-            let mut all: Vec<Try> = mine[k..end]
-                .iter()
-                .flat_map(|&(_, e)| tries_of(&cx.pulls[e as usize], e, cx.tries, cx.tries_of))
-                .collect();
-            all.sort_unstable_by_key(|t| (t.ts, t.ord));
-            let last = all[all.len() - 1];
-            let mut agg = first_entry;
-            agg.request = request;
-            agg.attempts = all.len() as u32;
-            agg.last = last.ts;
-            agg.last_ord = last.ord;
-            agg.last_status = last.status;
-            agg.interaction = last.interaction;
-            agg.flags |= HAS_TRIES;
-            out.merges.push((first, agg, all));
-            out.dead.extend(mine[k + 1..end].iter().map(|&(_, e)| e));
-        }
-        out.order.push(first);
-        k = end;
-    }
-
-    // BSNs in the order first seen; the Workflow Task's last.
-    let b0 = out.bsns.len();
-    let mut mine: Vec<(i64, u32, BsnRoute, Sym)> = Vec::new();
-    let mut cur = n.bsn_head;
-    while cur != NONE {
-        let b = &cx.bsns[cur as usize];
-        mine.push((b.ts, b.ord, b.route, b.value));
-        cur = b.next;
-    }
-    mine.sort_unstable_by_key(|&(t, o, _, _)| (t, o));
-    out.bsns.extend(mine.into_iter().map(|(_, _, r, v)| (r, v)));
-
-    // The Workflow Task: its BSN, and its read and search inputs.
-    if n.wf != NONE {
-        let wf = &cx.workflows[n.wf as usize];
-        if wf.task.patient_bsn.is_some() {
-            out.bsns.push((BsnRoute::WorkflowTask, wf.task.patient_bsn));
-        }
-        for r in &wf.reqs {
-            let request = norm.norm(r.raw, n.base, memo);
-            if !out.exps[e0..].iter().any(|e| e.request == request) {
-                out.exps.push(Exp {
-                    request,
-                    kind: r.kind.clone(),
-                    source: RequestSource::WorkflowTask,
-                    code: r.code,
-                });
-            }
-        }
-    }
-    n.exp = (e0 as u32, (out.exps.len() - e0) as u32);
-    n.pulls = (p0 as u32, (out.order.len() - p0) as u32);
-    n.bsns = (b0 as u32, (out.bsns.len() - b0) as u32);
-}
-
-/// Every attempt of a pull entry, with its order.
-fn tries_of(p: &PullAgg, e: u32, tries: &[Vec<Try>], tries_of: &SymMap<u32, u32>) -> Vec<Try> {
-    if p.flags & HAS_TRIES != 0
-        && let Some(&t) = tries_of.get(&e)
-    {
-        return tries[t as usize].clone();
-    }
-    vec![Try {
-        ts: p.last,
-        ord: p.last_ord,
-        status: p.last_status,
-        interaction: p.interaction,
-    }]
 }

@@ -10,6 +10,7 @@
 
 mod build;
 pub(crate) mod canon;
+mod finish_slot;
 
 pub use build::{Builder, shard_of};
 

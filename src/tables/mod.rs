@@ -729,7 +729,7 @@ pub fn write_all(
                     tracing::debug!(
                         table,
                         ms = t0.elapsed().as_millis() as u64,
-                        cpu = crate::reconcile::cpu_ms(),
+                        cpu = crate::process::cpu_ms(),
                         "written"
                     );
                     Ok(path)
