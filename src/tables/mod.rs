@@ -5,7 +5,12 @@
 //! row per notification or request are built and written in batches (one row group each), so
 //! their size in memory does not grow with the run.
 
+mod layout;
+mod table;
 pub mod writer;
+
+pub use layout::{is_other_layout, part_name, write_all};
+pub use table::Table;
 
 use crate::bsn::{Pseudonymiser, is_valid};
 use crate::checks::Finding;
@@ -16,7 +21,6 @@ use crate::model::{BsnRoute, Core, Model, Notification, Slot, unst};
 use anyhow::Result;
 use polars::prelude::*;
 use std::borrow::Cow;
-use std::path::{Path, PathBuf};
 
 /// The names of the tables one reconcile writes.
 pub const TABLES: [&str; 7] = [
@@ -28,60 +32,6 @@ pub const TABLES: [&str; 7] = [
     "bsn_audit",
     "rejects",
 ];
-
-/// A table under construction: named columns of equal length.
-pub struct Table {
-    pub name: &'static str,
-    columns: Vec<Column>,
-}
-
-impl Table {
-    pub fn new(name: &'static str) -> Self {
-        Table {
-            name,
-            columns: Vec::new(),
-        }
-    }
-
-    pub fn text<S: AsRef<str>>(
-        mut self,
-        col: &str,
-        values: impl IntoIterator<Item = Option<S>>,
-    ) -> Self {
-        let values = values.into_iter();
-        let mut b = StringChunkedBuilder::new(col.into(), values.size_hint().0);
-        for v in values {
-            b.append_option(v.as_ref().map(|s| s.as_ref()));
-        }
-        self.columns.push(b.finish().into_series().into_column());
-        self
-    }
-
-    pub fn int(mut self, col: &str, values: impl IntoIterator<Item = Option<i64>>) -> Self {
-        let v: Vec<Option<i64>> = values.into_iter().collect();
-        self.columns.push(Column::new(col.into(), v));
-        self
-    }
-
-    pub fn flag(mut self, col: &str, values: impl IntoIterator<Item = Option<bool>>) -> Self {
-        let v: Vec<Option<bool>> = values.into_iter().collect();
-        self.columns.push(Column::new(col.into(), v));
-        self
-    }
-
-    /// A timestamp column (UTC microseconds → `Timestamp(us, UTC)`).
-    pub fn ts(mut self, col: &str, values: impl IntoIterator<Item = Option<i64>>) -> Self {
-        let v: Vec<Option<i64>> = values.into_iter().collect();
-        let s =
-            Series::new(col.into(), v).into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC));
-        self.columns.push(s.into_column());
-        self
-    }
-
-    pub fn finish(self) -> Result<DataFrame> {
-        Ok(DataFrame::new_infer_height(self.columns)?)
-    }
-}
 
 /// What identifies a run in every row, plus what the `runs` table holds.
 #[derive(Debug, Clone)]
@@ -657,91 +607,4 @@ pub fn rejects_table(
         .text("reason_code", rejects.iter().map(|r| Some(r.reason.code())))
         .text("reason", rejects.iter().map(|r| Some(r.reason.to_string())))
         .finish()
-}
-
-/// The file name of a shard's part within a partition.
-pub fn part_name(shard: Option<(u32, u32)>) -> String {
-    let (i, n) = shard.unwrap_or((0, 1));
-    format!("part-{i}-of-{n}.parquet")
-}
-
-/// Whether a file name is a part of another shard layout than `of_n` (`part-I-of-N.parquet` with
-/// another N): such files are stale and replaced. The other shards of the same N are kept.
-pub fn is_other_layout(name: &str, of_n: u32) -> bool {
-    let Some(rest) = name
-        .strip_prefix("part-")
-        .and_then(|r| r.strip_suffix(".parquet"))
-    else {
-        return false;
-    };
-    match rest.split_once("-of-") {
-        Some((i, n)) => match (i.parse::<u32>(), n.parse::<u32>()) {
-            (Ok(_), Ok(n)) => n != of_n,
-            _ => false,
-        },
-        None => false,
-    }
-}
-
-/// Writes every table of a run as this shard's part; returns the files written. Parts of the
-/// same date written by another shard layout (another N) are removed; the other shards' parts
-/// of this layout stay.
-pub fn write_all(
-    out: &Path,
-    run: &RunRecord,
-    shard: Option<(u32, u32)>,
-    tables: Vec<(&'static str, TableData)>,
-) -> Result<Vec<PathBuf>> {
-    let meta = vec![
-        ("pullrecon.run_id".to_owned(), run.run_id.clone()),
-        (
-            "pullrecon.version".to_owned(),
-            env!("CARGO_PKG_VERSION").to_owned(),
-        ),
-        (
-            "pullrecon.as_of".to_owned(),
-            crate::time::format_ts(run.as_of),
-        ),
-    ];
-    let name = part_name(shard);
-    let of_n = shard.map_or(1, |(_, n)| n);
-    // The tables are independent files: write them side by side.
-    let mut results: Vec<Option<Result<PathBuf>>> = (0..tables.len()).map(|_| None).collect();
-    rayon::scope(|scope| {
-        for ((table, data), slot) in tables.into_iter().zip(results.iter_mut()) {
-            let (name, meta) = (&name, &meta);
-            let job = move || {
-                let t0 = std::time::Instant::now();
-                let r = match data {
-                    TableData::Frame(mut df) => {
-                        writer::write_partition(out, table, &run.date, name, &mut df, meta)
-                    }
-                    TableData::Batches(b) => writer::write_partition_batched(
-                        out, table, &run.date, name, b.batches, meta,
-                    ),
-                };
-                let r = r.and_then(|path| {
-                    writer::remove_others(
-                        &writer::partition_dir(out, table, &run.date),
-                        name,
-                        |f| is_other_layout(f, of_n),
-                    )?;
-                    tracing::debug!(
-                        table,
-                        ms = t0.elapsed().as_millis() as u64,
-                        cpu = crate::process::cpu_ms(),
-                        "written"
-                    );
-                    Ok(path)
-                });
-                *slot = Some(r);
-            };
-            scope.spawn(move |_| job());
-        }
-    });
-    let mut written = Vec::new();
-    for r in results {
-        written.push(r.unwrap_or_else(|| Err(anyhow::anyhow!("a table was not written")))?);
-    }
-    Ok(written)
 }

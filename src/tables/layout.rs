@@ -1,0 +1,94 @@
+//! Where a run's tables go and how they are put there: one `part-I-of-N.parquet` per shard in each
+//! table's date partition, all tables written side by side, and the parts of another shard layout
+//! (another N) removed once this run's part is in place.
+
+use super::{RunRecord, TableData, writer};
+use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+/// The file name of a shard's part within a partition.
+pub fn part_name(shard: Option<(u32, u32)>) -> String {
+    let (i, n) = shard.unwrap_or((0, 1));
+    format!("part-{i}-of-{n}.parquet")
+}
+
+/// Whether a file name is a part of another shard layout than `of_n` (`part-I-of-N.parquet` with
+/// another N): such files are stale and replaced. The other shards of the same N are kept.
+pub fn is_other_layout(name: &str, of_n: u32) -> bool {
+    let Some(rest) = name
+        .strip_prefix("part-")
+        .and_then(|r| r.strip_suffix(".parquet"))
+    else {
+        return false;
+    };
+    match rest.split_once("-of-") {
+        Some((i, n)) => match (i.parse::<u32>(), n.parse::<u32>()) {
+            (Ok(_), Ok(n)) => n != of_n,
+            _ => false,
+        },
+        None => false,
+    }
+}
+
+/// Writes every table of a run as this shard's part; returns the files written. Parts of the
+/// same date written by another shard layout (another N) are removed; the other shards' parts
+/// of this layout stay.
+pub fn write_all(
+    out: &Path,
+    run: &RunRecord,
+    shard: Option<(u32, u32)>,
+    tables: Vec<(&'static str, TableData)>,
+) -> Result<Vec<PathBuf>> {
+    let meta = vec![
+        ("pullrecon.run_id".to_owned(), run.run_id.clone()),
+        (
+            "pullrecon.version".to_owned(),
+            env!("CARGO_PKG_VERSION").to_owned(),
+        ),
+        (
+            "pullrecon.as_of".to_owned(),
+            crate::time::format_ts(run.as_of),
+        ),
+    ];
+    let name = part_name(shard);
+    let of_n = shard.map_or(1, |(_, n)| n);
+    // The tables are independent files: write them side by side.
+    let mut results: Vec<Option<Result<PathBuf>>> = (0..tables.len()).map(|_| None).collect();
+    rayon::scope(|scope| {
+        for ((table, data), slot) in tables.into_iter().zip(results.iter_mut()) {
+            let (name, meta) = (&name, &meta);
+            let job = move || {
+                let t0 = std::time::Instant::now();
+                let r = match data {
+                    TableData::Frame(mut df) => {
+                        writer::write_partition(out, table, &run.date, name, &mut df, meta)
+                    }
+                    TableData::Batches(b) => writer::write_partition_batched(
+                        out, table, &run.date, name, b.batches, meta,
+                    ),
+                };
+                let r = r.and_then(|path| {
+                    writer::remove_others(
+                        &writer::partition_dir(out, table, &run.date),
+                        name,
+                        |f| is_other_layout(f, of_n),
+                    )?;
+                    tracing::debug!(
+                        table,
+                        ms = t0.elapsed().as_millis() as u64,
+                        cpu = crate::process::cpu_ms(),
+                        "written"
+                    );
+                    Ok(path)
+                });
+                *slot = Some(r);
+            };
+            scope.spawn(move |_| job());
+        }
+    });
+    let mut written = Vec::new();
+    for r in results {
+        written.push(r.unwrap_or_else(|| Err(anyhow::anyhow!("a table was not written")))?);
+    }
+    Ok(written)
+}
