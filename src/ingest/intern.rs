@@ -42,8 +42,10 @@ pub struct Identity(u64);
 
 impl std::hash::Hasher for Identity {
     fn finish(&self) -> u64 {
-        // Spread the bits a little: symbols are small consecutive numbers.
-        self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        // Spread the bits (symbols are small consecutive numbers): a folded multiply, so that
+        // every input bit reaches the low bits the table indexes by.
+        let p = u128::from(self.0) * 0x9e37_79b9_7f4a_7c15;
+        (p as u64) ^ ((p >> 64) as u64)
     }
     fn write(&mut self, bytes: &[u8]) {
         for b in bytes {
@@ -280,24 +282,6 @@ impl Interner {
         self.shards[i].lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn key_of<'a>(&self, s: &'a str) -> Key<'a> {
-        let b = s.as_bytes();
-        if b.len() >= UUID_MARK.len() + UUID_LEN {
-            let cut = b.len() - UUID_LEN - UUID_MARK.len();
-            if &b[cut..cut + UUID_MARK.len()] == UUID_MARK.as_bytes()
-                && let Some(u) = parse_uuid(&b[cut + UUID_MARK.len()..])
-            {
-                let prefix = self.intern_text(&s[..cut]);
-                return Key::Uuid(prefix, u);
-            }
-        }
-        Key::Text(s)
-    }
-
-    fn intern_text(&self, s: &str) -> Sym {
-        self.intern_key_(&Key::Text(s))
-    }
-
     fn intern_key_(&self, key: &Key) -> Sym {
         let hash = key.hash();
         let shard = ((hash >> 32) as usize) & (SHARDS - 1);
@@ -312,9 +296,19 @@ impl Interner {
     /// The symbol of `s`, adding it when new.
     pub fn intern(&self, s: &str) -> Sym {
         let b = s.as_bytes();
+        // A text ending in a uuid is mostly new (an identifier): its prefix goes through the
+        // cache, the rest straight to the table.
+        if b.len() >= UUID_MARK.len() + UUID_LEN {
+            let cut = b.len() - UUID_LEN - UUID_MARK.len();
+            if &b[cut..cut + UUID_MARK.len()] == UUID_MARK.as_bytes()
+                && let Some(u) = parse_uuid(&b[cut + UUID_MARK.len()..])
+            {
+                let prefix = self.intern(&s[..cut]);
+                return self.intern_key_(&Key::Uuid(prefix, u));
+            }
+        }
         if b.len() > FRONT_LEN {
-            let key = self.key_of(s);
-            return self.intern_key_(&key);
+            return self.intern_key_(&Key::Text(s));
         }
         let hash = xxh3_64(b);
         let slot = (hash as usize) & (FRONT_SLOTS - 1);
@@ -331,8 +325,7 @@ impl Interner {
         if let Some(sym) = hit {
             return sym;
         }
-        let key = self.key_of(s);
-        let sym = self.intern_key_(&key);
+        let sym = self.intern_key_(&Key::Text(s));
         FRONT.with(|f| {
             let mut f = f.borrow_mut();
             if f.is_empty() {
@@ -536,6 +529,33 @@ impl Strings {
         }
     }
 
+    /// Appends the text of `sym` to `out` (nothing for `NONE`), building no string of its own.
+    pub fn push_to(&self, sym: Sym, out: &mut String) {
+        if sym.is_none() {
+            return;
+        }
+        let (shard, local) = split(sym);
+        let sh = &self.shards[shard];
+        let Some(s) = sh.spans.get(local as usize).copied() else {
+            return;
+        };
+        let start = s.start as usize;
+        if s.len & COMPACT != 0 {
+            let b = &sh.bytes[start..start + 20];
+            let mut u = [0u8; 16];
+            u.copy_from_slice(&b[4..]);
+            self.push_to(Sym(u32::from_le_bytes([b[0], b[1], b[2], b[3]])), out);
+            out.push_str(UUID_MARK);
+            write_uuid(&u, out);
+        } else {
+            out.push_str(
+                sh.text
+                    .get(start..start + s.len as usize)
+                    .unwrap_or_default(),
+            );
+        }
+    }
+
     /// `None` for `Sym::NONE`, else the owned text.
     pub fn opt(&self, sym: Sym) -> Option<String> {
         sym.opt().map(|s| self.get(s).into_owned())
@@ -584,10 +604,37 @@ mod tests {
         let cap = i.capacity();
         assert!(syms.iter().all(|s| s.index() < cap));
         let frozen = i.freeze();
+        let mut buf = String::from(">");
         for (t, s) in texts.iter().zip(&syms) {
             assert_eq!(frozen.get(*s), *t);
+            buf.truncate(1);
+            frozen.push_to(*s, &mut buf);
+            assert_eq!(buf, format!(">{t}"));
         }
+        buf.truncate(1);
+        frozen.push_to(Sym::NONE, &mut buf);
+        assert_eq!(buf, ">");
         assert_eq!(frozen.get(Sym::NONE), "");
+    }
+
+    #[test]
+    fn the_identity_hasher_spreads_high_bits_to_the_low_ones() {
+        use std::hash::Hasher;
+        // Keys that differ only in their high half (as `(text << 32) | base` would).
+        for low in [0u64, 7, u64::from(u32::MAX)] {
+            let buckets: std::collections::HashSet<u64> = (0..4096u64)
+                .map(|k| {
+                    let mut h = Identity::default();
+                    h.write_u64((k << 32) | low);
+                    h.finish() & 4095
+                })
+                .collect();
+            assert!(
+                buckets.len() > 2000,
+                "{} buckets for low {low}",
+                buckets.len()
+            );
+        }
     }
 
     #[test]

@@ -47,9 +47,24 @@ impl KnownBodies {
     }
 }
 
-/// The hash of a Task body's bytes (the model keeps its low 64 bits to compare).
+/// The hash of a Task body's bytes (the model keeps its low 64 bits to compare). It is seeded
+/// at random once per process, so that no one can prepare log lines whose hashes collide.
 pub(crate) fn body_hash(body: &str) -> u128 {
-    xxhash_rust::xxh3::xxh3_128(body.as_bytes())
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let seed = *SEED.get_or_init(rand::random);
+    xxhash_rust::xxh3::xxh3_128_with_seed(body.as_bytes(), seed)
+}
+
+/// Where a value that is the last field of the line's object ends: just after the `}` that
+/// precedes the line's own closing `}` (whitespace aside). Only a guess, to be confirmed.
+fn last_object_end(b: &[u8]) -> Option<usize> {
+    let is_ws = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r');
+    let close = b.iter().rposition(|c| !is_ws(c))?;
+    if b[close] != b'}' {
+        return None;
+    }
+    let inner = b[..close].iter().rposition(|c| !is_ws(c))?;
+    (b[inner] == b'}').then_some(inner + 1)
 }
 
 /// The scanner gives up.
@@ -584,6 +599,18 @@ impl<'a> Cur<'a> {
             b'{' => {
                 let start = self.i;
                 if let Some((k, false)) = known {
+                    // A receiver usually logs the sender's very bytes as the line's last field:
+                    // when the span up to the line's end is a body registered (and so validated)
+                    // on the sending side, it is that body, and needs no walking through.
+                    if let Some(end) = last_object_end(self.b)
+                        && end > start
+                    {
+                        let h = body_hash(self.s.get(start..end).ok_or(Bail)?);
+                        if let Some(id) = k.get(h) {
+                            self.i = end;
+                            return Ok(TaskField::Known(id, h as u64));
+                        }
+                    }
                     self.skip()?;
                     let h = body_hash(self.s.get(start..self.i).ok_or(Bail)?);
                     if let Some(id) = k.get(h) {
@@ -664,6 +691,63 @@ pub(crate) fn line<'a>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::compact::TaskField;
+    use super::*;
+
+    #[test]
+    fn last_object_end_finds_the_body_before_the_closing_brace() {
+        let cases: &[(&str, Option<usize>)] = &[
+            (r#"{"task":{"a":1}}"#, Some(15)),
+            ("{\"task\":{\"a\":1} } \r\n", Some(15)),
+            (r#"{"task":{"a":1},"x":2}"#, None),
+            (r#"{"task":[1]}"#, None),
+            ("}", None),
+            ("", None),
+            ("   ", None),
+        ];
+        for (line, want) in cases {
+            assert_eq!(last_object_end(line.as_bytes()), *want, "{line:?}");
+        }
+    }
+
+    const BODY: &str = r#"{"resourceType":"Task","identifier":{"system":"urn:ietf:rfc:3986","value":"urn:uuid:6128cfe7-0e89-4d37-ba90-e4ca3b3fcbbe"},"status":"requested"}"#;
+
+    /// How the receiving side reads `line` once the sending side has logged `BODY`.
+    fn received(text: &str) -> Option<&'static str> {
+        let i = Interner::new();
+        let known = KnownBodies::new();
+        let sent =
+            format!(r#"{{"ts":"2026-01-01T00:00:00Z","interaction":"notify","task":{BODY}}}"#);
+        line(&i, &sent, Some((&known, true)))?;
+        let l = line(&i, text, Some((&known, false)))?;
+        Some(match l.task {
+            TaskField::Known(..) => "known",
+            TaskField::Object(_) => "read",
+            _ => "other",
+        })
+    }
+
+    #[test]
+    fn a_received_copy_of_a_sent_body_is_known_without_reading_it() {
+        let head = r#"{"ts":"2026-01-01T00:00:01Z","interaction":"notify","status":201"#;
+        let other = BODY.replace("requested", "cancelled");
+        let cases: Vec<(String, Option<&str>)> = vec![
+            // The body as the line's last field: the shortcut.
+            (format!("{head},\"task\":{BODY}}}"), Some("known")),
+            (format!("{head},\"task\":{BODY} }}\n"), Some("known")),
+            // A field after it: the body is walked through, then found.
+            (format!("{head},\"task\":{BODY},\"x\":1}}"), Some("known")),
+            // Another body: read in full.
+            (format!("{head},\"task\":{other}}}"), Some("read")),
+            // Not JSON after all: the shortcut must not take it.
+            (format!("{head},\"task\":{BODY}}}}}"), None),
+            (format!("{head},\"task\":{BODY},}}"), None),
+        ];
+        for (line, want) in cases {
+            assert_eq!(received(&line), want, "{line}");
+        }
+    }
+
     #[test]
     fn special_finds_the_first_quote_backslash_or_control() {
         let cases: &[&[u8]] = &[

@@ -587,6 +587,8 @@ impl Builder {
         shard: Option<(u32, u32)>,
         files: Vec<(std::path::PathBuf, crate::ingest::Format)>,
     ) -> Model {
+        let t0 = std::time::Instant::now();
+        let lap = |step: &str| tracing::trace!(step, ms = t0.elapsed().as_millis() as u64, "model");
         // Cancellations, in time order.
         let mut cancels = std::mem::take(&mut self.cancels);
         cancels.sort_by_key(|c| (c.ts, c.ord));
@@ -632,6 +634,7 @@ impl Builder {
         };
         let task_ref_code = interner.intern("get-workflow-task");
 
+        lap("cancellations and bases");
         // Per notification, in parallel: send time, base, expected requests, pulls, BSNs.
         let norm = Normaliser {
             interner: &interner,
@@ -653,11 +656,11 @@ impl Builder {
         let blocks: Vec<BlockOut> = self
             .slots
             .par_chunks_mut(BLOCK)
-            .map(|chunk| {
+            // One memo of request keys per worker, kept across its blocks.
+            .map_init(SymMap::<u64, Sym>::default, |memo, chunk| {
                 let mut out = BlockOut::default();
-                let mut memo: SymMap<Sym, Sym> = SymMap::default();
                 for n in chunk.iter_mut() {
-                    finish_slot(n, &ctx, &mut memo, &mut out);
+                    finish_slot(n, &ctx, memo, &mut out);
                 }
                 out
             })
@@ -665,6 +668,7 @@ impl Builder {
         let (n_exps, n_order, n_bsns) = blocks.iter().fold((0, 0, 0), |a, b| {
             (a.0 + b.exps.len(), a.1 + b.order.len(), a.2 + b.bsns.len())
         });
+        lap("notifications completed");
         let mut exps = Vec::with_capacity(n_exps);
         let mut pull_order = Vec::with_capacity(n_order);
         let mut bsn_list = Vec::with_capacity(n_bsns);
@@ -708,6 +712,7 @@ impl Builder {
         drop(std::mem::take(&mut self.bsns));
         crate::process::release_free_memory();
 
+        lap("blocks merged");
         // Stray pulls: every attempt of pulls for identifiers no notify carries.
         let mut stray_pulls: Vec<(i64, u32, StrayPull)> = Vec::new();
         for (id, e) in stray_raw {
@@ -747,6 +752,7 @@ impl Builder {
         });
         drop(std::mem::take(&mut self.pull_bases));
 
+        lap("stray pulls");
         // Group order: by group, then (authoredOn, send time, identifier).
         let strings = interner.freeze();
         crate::process::release_free_memory();
@@ -797,6 +803,7 @@ impl Builder {
         }
         drop(members);
 
+        lap("group order");
         // Shards: a group never splits; other subjects go by their own identifier.
         let in_shard = |text: &str| match shard {
             Some((i, n)) if n > 1 => shard_of(text, n) == i,
@@ -807,7 +814,7 @@ impl Builder {
         let mut order: Vec<u32> = (0..self.slots.len() as u32)
             .filter(|&i| {
                 let n = &self.slots[i as usize];
-                n.has_notify() && in_shard(&strings.get(n.group_key()))
+                n.has_notify() && (shard.is_none() || in_shard(&strings.get(n.group_key())))
             })
             .collect();
         {
@@ -895,6 +902,7 @@ impl Builder {
             .map(|s| core.s(*s).into_owned())
             .collect();
 
+        lap("order and strays");
         let mut malformed = HashMap::new();
         for (i, m) in std::mem::take(&mut self.malformed) {
             let mut seen: Vec<(i64, u64, usize)> = m
@@ -958,7 +966,9 @@ impl Builder {
             });
         }
         core.pull_order = pull_order;
+        lap("pulls ordered");
         let (core, notifications, index) = Model::from_core(core);
+        lap("model views");
         Model {
             notifications,
             index,

@@ -1,7 +1,7 @@
 //! Completing one notification once every event is in (`Builder::finish` runs this per block of
 //! notifications, in parallel): its expected requests from the Task's inputs and `basedOn`, its
 //! pulls matched and merged by request key (the event's own base first), and its BSN routes.
-//! Request keys are interned and memoised per text where the base cannot apply.
+//! Request keys are interned and memoised per (text, base) by each worker.
 
 use super::build::{BsnAgg, NONE};
 use super::canon::is_canonical;
@@ -49,50 +49,39 @@ pub(super) struct Normaliser<'a> {
 }
 
 impl Normaliser<'_> {
-    /// `request_key(raw, base)` (the canonical form, BSNs redacted) as a symbol; the work is skipped when the text is already canonical
-    /// and the base cannot apply, and remembered per text when the base does not matter.
-    fn norm(&self, raw: Sym, base: Sym, memo: &mut SymMap<Sym, Sym>) -> Sym {
+    /// `request_key(raw, base)` (the canonical form, BSNs redacted) as a symbol; the work is
+    /// skipped when the text is already canonical and the base cannot apply, and remembered
+    /// per (text, base).
+    fn norm(&self, raw: Sym, base: Sym, memo: &mut SymMap<u64, Sym>) -> Sym {
+        // The text in the low half: the map's hasher spreads low bits, and bases are few.
+        let key = (u64::from(base.index() as u32) << 32) | u64::from(raw.index() as u32);
+        if let Some(&m) = memo.get(&key) {
+            return m;
+        }
         let base_text = base
             .opt()
             .and_then(|b| self.bases.get(&b))
             .map(String::as_str);
-        enum R {
-            Same,
-            New(String),
-            BaseFree,
-        }
         let r = self.interner.with_str(raw, |text| {
             if let Some(b) = base_text
                 && base_applies(text, b)
             {
                 let n = request_key(text, Some(b));
-                return if n == text { R::Same } else { R::New(n) };
+                return (n != text).then_some(n);
             }
-            R::BaseFree
+            if is_canonical(text) {
+                None
+            } else {
+                let n = request_key(text, None);
+                (n != text).then_some(n)
+            }
         });
-        match r {
-            R::Same => raw,
-            R::New(n) => self.interner.intern(&n),
-            R::BaseFree => {
-                if let Some(&m) = memo.get(&raw) {
-                    return m;
-                }
-                let r = self.interner.with_str(raw, |text| {
-                    if is_canonical(text) {
-                        None
-                    } else {
-                        let n = request_key(text, None);
-                        (n != text).then_some(n)
-                    }
-                });
-                let out = match r {
-                    None => raw,
-                    Some(n) => self.interner.intern(&n),
-                };
-                memo.insert(raw, out);
-                out
-            }
-        }
+        let out = match r {
+            None => raw,
+            Some(n) => self.interner.intern(&n),
+        };
+        memo.insert(key, out);
+        out
     }
 }
 
@@ -118,7 +107,7 @@ fn base_applies(text: &str, base: &str) -> bool {
 pub(super) fn finish_slot(
     n: &mut Slot,
     cx: &FinishCtx,
-    memo: &mut SymMap<Sym, Sym>,
+    memo: &mut SymMap<u64, Sym>,
     out: &mut BlockOut,
 ) {
     let norm = cx.norm;

@@ -69,7 +69,7 @@ fn rep<T: Clone>(v: T, n: usize) -> impl Iterator<Item = Option<T>> {
 
 fn base(name: &'static str, run: &RunRecord, n: usize) -> Table {
     Table::new(name)
-        .text("run_id", rep(run.run_id.as_str(), n))
+        .text_all("run_id", &run.run_id, n)
         .ts("as_of", rep(run.as_of, n))
 }
 
@@ -219,40 +219,39 @@ fn notifications_batch(
     ids: &[u32],
 ) -> Result<DataFrame> {
     let ns: Vec<&Slot> = ids.iter().map(|&i| &c.slots[i as usize]).collect();
-    let t = |f: &dyn Fn(&Slot) -> Sym| ns.iter().map(|n| text(c, f(n))).collect::<Vec<_>>();
+    let st = &c.strings;
+    let t = |f: &dyn Fn(&Slot) -> Sym| ns.iter().map(|n| f(n)).collect::<Vec<_>>();
     let i = |f: &dyn Fn(&Slot) -> Option<i64>| ns.iter().map(|n| f(n)).collect::<Vec<_>>();
-    let b = |f: &dyn Fn(&Slot) -> bool| ns.iter().map(|n| Some(f(n))).collect::<Vec<_>>();
+    let ia = |f: &dyn Fn(&Slot) -> i64| ns.iter().map(|n| f(n)).collect::<Vec<_>>();
+    let b = |f: &dyn Fn(&Slot) -> bool| ns.iter().map(|n| f(n)).collect::<Vec<_>>();
     let as_of = run.as_of;
     base("notifications", run, ns.len())
-        .text("notification", t(&|n| n.id))
-        .text("group", t(&|n| n.task.group))
-        .text("sender", t(&|n| n.task.sender_org))
-        .text("sender_agent", t(&|n| n.task.sender_agent))
-        .text("receiver", t(&|n| n.task.receiver_org))
-        .text("sender_base", t(&|n| n.base))
+        .syms("notification", st, t(&|n| n.id))
+        .syms("group", st, t(&|n| n.task.group))
+        .syms("sender", st, t(&|n| n.task.sender_org))
+        .syms("sender_agent", st, t(&|n| n.task.sender_agent))
+        .syms("receiver", st, t(&|n| n.task.receiver_org))
+        .syms("sender_base", st, t(&|n| n.base))
         .ts("authored_on", i(&|n| n.task.authored_on.get()))
-        .flag("in_sent_log", b(&|n| n.in_sent_log()))
-        .flag("in_received_log", b(&|n| n.recv_count > 0))
+        .flags("in_sent_log", b(&|n| n.in_sent_log()))
+        .flags("in_received_log", b(&|n| n.recv_count > 0))
         .ts("sent_at", i(&|n| n.sent_min.get()))
-        .int("sent_attempts", i(&|n| Some(i64::from(n.sent_count))))
+        .ints("sent_attempts", ia(&|n| i64::from(n.sent_count)))
         .int(
             "sent_last_status",
             i(&|n| unst(n.sent_last_status).map(i64::from)),
         )
         .ts("received_at", i(&|n| n.receipt.get()))
-        .int("received_count", i(&|n| Some(i64::from(n.recv_count))))
-        .flag("delivered", b(&|n| n.delivered()))
-        .flag("current", b(&|n| n.current))
-        .flag("first_in_group", b(&|n| n.first_in_group))
-        .int(
-            "group_position",
-            i(&|n| Some(i64::from(n.group_position) + 1)),
-        )
-        .int("group_size", i(&|n| Some(i64::from(n.group_size))))
+        .ints("received_count", ia(&|n| i64::from(n.recv_count)))
+        .flags("delivered", b(&|n| n.delivered()))
+        .flags("current", b(&|n| n.current))
+        .flags("first_in_group", b(&|n| n.first_in_group))
+        .ints("group_position", ia(&|n| i64::from(n.group_position) + 1))
+        .ints("group_size", ia(&|n| i64::from(n.group_size)))
         .ts("cancelled_at", i(&|n| n.cancelled_at.get()))
         .ts("expires", i(&|n| n.task.expires.get()))
-        .flag("expired", b(&|n| n.expired(as_of)))
-        .text("based_on", t(&|n| n.task.based_on))
+        .flags("expired", b(&|n| n.expired(as_of)))
+        .syms("based_on", st, t(&|n| n.task.based_on))
         .flag(
             "get_workflow_task",
             ns.iter()
@@ -265,22 +264,20 @@ fn notifications_batch(
                 .map(|n| c.workflow(n).and_then(|w| c.shape(w.task.shape).status))
                 .collect::<Vec<_>>(),
         )
-        .int("requests_expected", i(&|n| Some(i64::from(n.exp.1))))
-        .int(
+        .ints("requests_expected", ia(&|n| i64::from(n.exp.1)))
+        .ints(
             "requests_succeeded",
-            i(&|n| {
-                Some(
-                    c.exps(n)
-                        .iter()
-                        .filter(|r| c.succeeded(n, r.request))
-                        .count() as i64,
-                )
+            ia(&|n| {
+                c.exps(n)
+                    .iter()
+                    .filter(|r| c.succeeded(n, r.request))
+                    .count() as i64
             }),
         )
-        .flag(
+        .flags(
             "malformed",
             ids.iter()
-                .map(|i| Some(!c.malformations(*i).is_empty()))
+                .map(|i| !c.malformations(*i).is_empty())
                 .collect::<Vec<_>>(),
         )
         .text("code_system", {
@@ -294,7 +291,7 @@ fn notifications_batch(
                 })
                 .collect::<Vec<_>>()
         })
-        .flag(
+        .flags(
             "has_authorization_base",
             b(&|n| n.task.has_authorization_base),
         )
@@ -317,7 +314,8 @@ fn redacted(request: &str) -> Cow<'_, str> {
 
 /// One row of the `requests` table.
 struct ReqRow<'a> {
-    notification: std::rc::Rc<Cow<'a, str>>,
+    /// The notification: its symbol, or (a pull of a notification neither log notified) its text.
+    notification: Result<Sym, &'a str>,
     known: bool,
     request: Cow<'a, str>,
     kind: Option<&'static str>,
@@ -350,12 +348,12 @@ pub fn requests_table<'a>(run: &'a RunRecord, m: &'a Model) -> Batched<'a> {
         };
         for &i in ids {
             let n = &c.slots[i as usize];
-            let id = std::rc::Rc::new(c.s(n.id));
+            let id = Ok(n.id);
             let exps = c.exps(n);
             for r in exps {
                 let s = c.pull(n, r.request);
                 rows.push(ReqRow {
-                    notification: id.clone(),
+                    notification: id,
                     known: true,
                     request: request_text(r.request),
                     kind: Some(r.kind.as_str()),
@@ -374,7 +372,7 @@ pub fn requests_table<'a>(run: &'a RunRecord, m: &'a Model) -> Batched<'a> {
                     continue;
                 }
                 rows.push(ReqRow {
-                    notification: id.clone(),
+                    notification: id,
                     known: true,
                     request: request_text(s.request),
                     kind: Some(s.interaction.as_str()),
@@ -389,14 +387,14 @@ pub fn requests_table<'a>(run: &'a RunRecord, m: &'a Model) -> Batched<'a> {
                 });
             }
         }
-        requests_batch(run, &rows)
+        requests_batch(run, c, &rows)
     });
     let stray = std::iter::once_with(move || {
         let rows: Vec<ReqRow> = m
             .stray_pulls
             .iter()
             .map(|sp| ReqRow {
-                notification: std::rc::Rc::new(Cow::Borrowed(sp.notification.as_str())),
+                notification: Err(sp.notification.as_str()),
                 known: false,
                 request: redacted(&sp.request),
                 kind: None,
@@ -410,7 +408,7 @@ pub fn requests_table<'a>(run: &'a RunRecord, m: &'a Model) -> Batched<'a> {
                 succeeded_at: sp.attempt.success().then_some(sp.attempt.ts),
             })
             .collect();
-        requests_batch(run, &rows)
+        requests_batch(run, c, &rows)
     });
     let empty = c.order.is_empty() && m.stray_pulls.is_empty();
     Batched {
@@ -420,26 +418,34 @@ pub fn requests_table<'a>(run: &'a RunRecord, m: &'a Model) -> Batched<'a> {
     }
 }
 
-fn requests_batch(run: &RunRecord, rows: &[ReqRow]) -> Result<DataFrame> {
+fn requests_batch(run: &RunRecord, c: &Core, rows: &[ReqRow]) -> Result<DataFrame> {
+    let mut last = (Sym::NONE, String::new());
     base("requests", run, rows.len())
-        .text(
-            "notification",
-            rows.iter().map(|r| Some(r.notification.as_ref().as_ref())),
-        )
-        .flag("notification_known", rows.iter().map(|r| Some(r.known)))
+        .text_with("notification", rows.len(), |k, buf| {
+            match rows[k].notification {
+                Ok(id) => {
+                    if id != last.0 {
+                        last.1.clear();
+                        c.strings.push_to(id, &mut last.1);
+                        last.0 = id;
+                    }
+                    buf.push_str(&last.1);
+                }
+                Err(text) => buf.push_str(text),
+            }
+            true
+        })
+        .flags("notification_known", rows.iter().map(|r| r.known))
         .text("request", rows.iter().map(|r| Some(r.request.as_ref())))
         .text("kind", rows.iter().map(|r| r.kind))
         .text("source", rows.iter().map(|r| r.source))
         .text("input_code", rows.iter().map(|r| r.code.as_deref()))
-        .flag("expected", rows.iter().map(|r| Some(r.expected)))
-        .int("attempts", rows.iter().map(|r| Some(r.attempts)))
+        .flags("expected", rows.iter().map(|r| r.expected))
+        .ints("attempts", rows.iter().map(|r| r.attempts))
         .ts("first_attempt", rows.iter().map(|r| r.first))
         .ts("last_attempt", rows.iter().map(|r| r.last))
         .int("last_status", rows.iter().map(|r| r.last_status))
-        .flag(
-            "succeeded",
-            rows.iter().map(|r| Some(r.succeeded_at.is_some())),
-        )
+        .flags("succeeded", rows.iter().map(|r| r.succeeded_at.is_some()))
         .ts("succeeded_at", rows.iter().map(|r| r.succeeded_at))
         .finish()
 }
@@ -495,22 +501,20 @@ pub fn bsn_audit_table<'a>(run: &'a RunRecord, m: &'a Model, p: &'a Pseudonymise
 
 fn bsn_audit_batch(run: &RunRecord, c: &Core, p: &Pseudonymiser, ids: &[u32]) -> Result<DataFrame> {
     let ns: Vec<&Slot> = ids.iter().map(|&i| &c.slots[i as usize]).collect();
-    // Each notification's BSN texts, read once: (route, text) in the order seen.
-    let texts: Vec<Vec<(BsnRoute, Cow<'_, str>)>> = ns
-        .iter()
-        .map(|n| c.bsns_of(n).iter().map(|(r, b)| (*r, c.s(*b))).collect())
-        .collect();
-    let route = |k: usize, r: BsnRoute| -> Option<&str> {
-        texts[k]
+    let st = &c.strings;
+    // The BSN of a notification by one route (the first seen), as a symbol.
+    let route = |n: &Slot, r: BsnRoute| -> Sym {
+        c.bsns_of(n)
             .iter()
             .find(|(x, _)| *x == r)
-            .map(|(_, b)| b.as_ref())
+            .map_or(Sym::NONE, |(_, b)| *b)
     };
     let pseud = |r: BsnRoute| {
-        (0..ns.len())
-            .map(|k| {
-                if p.has_key() {
-                    route(k, r).and_then(|b| p.pseudonym(b))
+        ns.iter()
+            .map(|n| {
+                let b = route(n, r);
+                if p.has_key() && b.is_some() {
+                    p.pseudonym(&c.s(b))
                 } else {
                     None
                 }
@@ -518,49 +522,46 @@ fn bsn_audit_batch(run: &RunRecord, c: &Core, p: &Pseudonymiser, ids: &[u32]) ->
             .collect::<Vec<_>>()
     };
     let valid = |r: BsnRoute| {
-        (0..ns.len())
-            .map(|k| route(k, r).map(is_valid))
+        ns.iter()
+            .map(|n| route(n, r).opt().map(|b| is_valid(&c.s(b))))
             .collect::<Vec<_>>()
     };
-    let has = |r: BsnRoute| {
-        (0..ns.len())
-            .map(|k| Some(route(k, r).is_some()))
-            .collect::<Vec<_>>()
-    };
-    let distinct: Vec<usize> = texts
+    let has = |r: BsnRoute| ns.iter().map(|n| route(n, r).is_some()).collect::<Vec<_>>();
+    let distinct: Vec<usize> = ns
         .iter()
-        .map(|t| {
-            if t.len() < 2 {
-                return t.len();
+        .map(|n| {
+            let bsns = c.bsns_of(n);
+            if bsns.len() < 2 {
+                return bsns.len();
             }
-            let mut v: Vec<&str> = t.iter().map(|(_, b)| b.trim()).collect();
+            let texts: Vec<Cow<'_, str>> = bsns.iter().map(|(_, b)| c.s(*b)).collect();
+            let mut v: Vec<&str> = texts.iter().map(|b| b.trim()).collect();
             v.sort_unstable();
             v.dedup();
             v.len()
         })
         .collect();
-    let t = |f: &dyn Fn(&Slot) -> Sym| ns.iter().map(|n| text(c, f(n))).collect::<Vec<_>>();
+    let t = |f: &dyn Fn(&Slot) -> Sym| ns.iter().map(|n| f(n)).collect::<Vec<_>>();
     base("bsn_audit", run, ns.len())
-        .text("notification", t(&|n| n.id))
-        .text("group", t(&|n| n.task.group))
-        .text("sender", t(&|n| n.task.sender_org))
-        .text("receiver", t(&|n| n.task.receiver_org))
-        .flag("current", ns.iter().map(|n| Some(n.current)))
-        .flag("cancelled", ns.iter().map(|n| Some(n.cancelled())))
-        .flag("route_task", has(BsnRoute::Task))
-        .flag("route_workflow_task", has(BsnRoute::WorkflowTask))
-        .flag(
+        .syms("notification", st, t(&|n| n.id))
+        .syms("group", st, t(&|n| n.task.group))
+        .syms("sender", st, t(&|n| n.task.sender_org))
+        .syms("receiver", st, t(&|n| n.task.receiver_org))
+        .flags("current", ns.iter().map(|n| n.current))
+        .flags("cancelled", ns.iter().map(|n| n.cancelled()))
+        .flags("route_task", has(BsnRoute::Task))
+        .flags("route_workflow_task", has(BsnRoute::WorkflowTask))
+        .flags(
             "route_assertion",
             ns.iter()
-                .enumerate()
-                .map(|(k, n)| Some(n.assertion_flag || route(k, BsnRoute::Assertion).is_some()))
+                .map(|n| n.assertion_flag || route(n, BsnRoute::Assertion).is_some())
                 .collect::<Vec<_>>(),
         )
-        .flag("assertion_value_logged", has(BsnRoute::Assertion))
-        .flag(
+        .flags("assertion_value_logged", has(BsnRoute::Assertion))
+        .flags(
             "workflow_task_known",
             ns.iter()
-                .map(|n| Some(c.workflow(n).is_some()))
+                .map(|n| c.workflow(n).is_some())
                 .collect::<Vec<_>>(),
         )
         .text("pseudonym_task", pseud(BsnRoute::Task))
@@ -569,18 +570,12 @@ fn bsn_audit_batch(run: &RunRecord, c: &Core, p: &Pseudonymiser, ids: &[u32]) ->
         .flag("valid_task", valid(BsnRoute::Task))
         .flag("valid_workflow_task", valid(BsnRoute::WorkflowTask))
         .flag("valid_assertion", valid(BsnRoute::Assertion))
-        .int(
-            "distinct_bsns",
-            distinct.iter().map(|d| Some(*d as i64)).collect::<Vec<_>>(),
-        )
-        .flag(
-            "mismatch",
-            distinct.iter().map(|d| Some(*d > 1)).collect::<Vec<_>>(),
-        )
-        .flag(
+        .ints("distinct_bsns", distinct.iter().map(|d| *d as i64))
+        .flags("mismatch", distinct.iter().map(|d| *d > 1))
+        .flags(
             "unavailable",
             ns.iter()
-                .map(|n| Some(n.bsns.1 == 0 && !n.assertion_flag))
+                .map(|n| n.bsns.1 == 0 && !n.assertion_flag)
                 .collect::<Vec<_>>(),
         )
         .text(

@@ -1,6 +1,7 @@
 //! `Table`: a table under construction, column by column (text, integer, flag, UTC timestamp),
 //! finished into a polars `DataFrame` for the writer.
 
+use crate::ingest::intern::{Strings, Sym};
 use anyhow::Result;
 use polars::prelude::*;
 
@@ -29,6 +30,76 @@ impl Table {
             b.append_option(v.as_ref().map(|s| s.as_ref()));
         }
         self.columns.push(b.finish().into_series().into_column());
+        self
+    }
+
+    /// A text column of interned texts (`Sym::NONE`: null), written through one reused buffer;
+    /// a text equal to the previous row's is not looked up again.
+    pub fn syms(
+        mut self,
+        col: &str,
+        strings: &Strings,
+        values: impl IntoIterator<Item = Sym>,
+    ) -> Self {
+        let values = values.into_iter();
+        let mut b = StringChunkedBuilder::new(col.into(), values.size_hint().0);
+        let mut buf = String::new();
+        let mut last = Sym::NONE;
+        for v in values {
+            if v.is_none() {
+                b.append_null();
+                continue;
+            }
+            if v != last {
+                buf.clear();
+                strings.push_to(v, &mut buf);
+                last = v;
+            }
+            b.append_value(&buf);
+        }
+        self.columns.push(b.finish().into_series().into_column());
+        self
+    }
+
+    /// A text column of `n` rows, each written by `fill` into a reused buffer (`false`: null).
+    pub fn text_with(
+        mut self,
+        col: &str,
+        n: usize,
+        mut fill: impl FnMut(usize, &mut String) -> bool,
+    ) -> Self {
+        let mut b = StringChunkedBuilder::new(col.into(), n);
+        let mut buf = String::new();
+        for k in 0..n {
+            buf.clear();
+            if fill(k, &mut buf) {
+                b.append_value(&buf);
+            } else {
+                b.append_null();
+            }
+        }
+        self.columns.push(b.finish().into_series().into_column());
+        self
+    }
+
+    /// A text column holding one value in every row.
+    pub fn text_all(mut self, col: &str, value: &str, n: usize) -> Self {
+        let c = StringChunked::full(col.into(), value, n);
+        self.columns.push(c.into_series().into_column());
+        self
+    }
+
+    /// An integer column without nulls.
+    pub fn ints(mut self, col: &str, values: impl IntoIterator<Item = i64>) -> Self {
+        let v: Vec<i64> = values.into_iter().collect();
+        self.columns.push(Column::new(col.into(), v));
+        self
+    }
+
+    /// A flag column without nulls.
+    pub fn flags(mut self, col: &str, values: impl IntoIterator<Item = bool>) -> Self {
+        let v: Vec<bool> = values.into_iter().collect();
+        self.columns.push(Column::new(col.into(), v));
         self
     }
 
