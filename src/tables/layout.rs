@@ -1,5 +1,6 @@
 //! Where a run's tables go and how they are put there: one `part-I-of-N.parquet` per shard in each
-//! table's date partition, all tables written side by side, and the parts of another shard layout
+//! table's date partition, the tables written one after another (each building its batches side
+//! by side), and the parts of another shard layout
 //! (another N) removed once this run's part is in place.
 
 use super::{RunRecord, TableData, writer};
@@ -52,43 +53,28 @@ pub fn write_all(
     ];
     let name = part_name(shard);
     let of_n = shard.map_or(1, |(_, n)| n);
-    // The tables are independent files: write them side by side.
-    let mut results: Vec<Option<Result<PathBuf>>> = (0..tables.len()).map(|_| None).collect();
-    rayon::scope(|scope| {
-        for ((table, data), slot) in tables.into_iter().zip(results.iter_mut()) {
-            let (name, meta) = (&name, &meta);
-            let job = move || {
-                let t0 = std::time::Instant::now();
-                let r = match data {
-                    TableData::Frame(mut df) => {
-                        writer::write_partition(out, table, &run.date, name, &mut df, meta)
-                    }
-                    TableData::Batches(b) => writer::write_partition_batched(
-                        out, table, &run.date, name, b.batches, meta,
-                    ),
-                };
-                let r = r.and_then(|path| {
-                    writer::remove_others(
-                        &writer::partition_dir(out, table, &run.date),
-                        name,
-                        |f| is_other_layout(f, of_n),
-                    )?;
-                    tracing::debug!(
-                        table,
-                        ms = t0.elapsed().as_millis() as u64,
-                        cpu = crate::process::cpu_ms(),
-                        "written"
-                    );
-                    Ok(path)
-                });
-                *slot = Some(r);
-            };
-            scope.spawn(move |_| job());
-        }
-    });
+    // One table after another: each builds its batches side by side.
     let mut written = Vec::new();
-    for r in results {
-        written.push(r.unwrap_or_else(|| Err(anyhow::anyhow!("a table was not written")))?);
+    for (table, data) in tables {
+        let t0 = std::time::Instant::now();
+        let path = match data {
+            TableData::Frame(mut df) => {
+                writer::write_partition(out, table, &run.date, &name, &mut df, &meta)
+            }
+            TableData::Batches(b) => {
+                writer::write_partition_batched(out, table, &run.date, &name, b, &meta)
+            }
+        }?;
+        writer::remove_others(&writer::partition_dir(out, table, &run.date), &name, |f| {
+            is_other_layout(f, of_n)
+        })?;
+        tracing::debug!(
+            table,
+            ms = t0.elapsed().as_millis() as u64,
+            cpu = crate::process::cpu_ms(),
+            "written"
+        );
+        written.push(path);
     }
     Ok(written)
 }

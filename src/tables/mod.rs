@@ -176,9 +176,18 @@ fn patient_of(c: &Core, n: &Slot, p: &Pseudonymiser) -> Option<String> {
 /// Rows per batch (one Parquet row group each) of the per-notification tables.
 const BATCH: usize = 32_768;
 
-/// A table written in batches: `batch(rows)` builds the frame of some of its rows.
+/// A table written in batches (one row group each): `build(k)` makes the frame of batch `k` of
+/// `parts` (at least one, which may be empty: it gives the schema). The writer builds a few
+/// batches side by side and writes them in order.
 pub struct Batched<'a> {
-    pub batches: Box<dyn Iterator<Item = Result<DataFrame>> + Send + 'a>,
+    pub parts: usize,
+    pub build: Box<dyn Fn(usize) -> Result<DataFrame> + Send + Sync + 'a>,
+}
+
+/// Batch `k` of `size` items of `all` (empty past the end).
+fn part(all: &[u32], size: usize, k: usize) -> &[u32] {
+    let start = (k * size).min(all.len());
+    &all[start..(start + size).min(all.len())]
 }
 
 /// What `write_all` writes for one table.
@@ -198,17 +207,9 @@ pub fn notifications_table<'a>(
     p: &'a Pseudonymiser,
 ) -> Batched<'a> {
     let c = m.core();
-    let batches = c
-        .order
-        .chunks(BATCH)
-        .map(move |ids| notifications_batch(run, c, p, ids))
-        .chain(
-            c.order
-                .is_empty()
-                .then(|| notifications_batch(run, c, p, &[])),
-        );
     Batched {
-        batches: Box::new(batches),
+        parts: c.order.len().div_ceil(BATCH).max(1),
+        build: Box::new(move |k| notifications_batch(run, c, p, part(&c.order, BATCH, k))),
     }
 }
 
@@ -333,7 +334,8 @@ struct ReqRow<'a> {
 /// the pulls of notifications neither log notified.
 pub fn requests_table<'a>(run: &'a RunRecord, m: &'a Model) -> Batched<'a> {
     let c = m.core();
-    let per_notification = c.order.chunks(BATCH / 4).map(move |ids| {
+    let chunks = c.order.len().div_ceil(BATCH / 4);
+    let per_notification = move |ids: &[u32]| {
         let mut rows = Vec::new();
         // Whether a request holds "bsn" (then it is redacted), once per request.
         let mut bsn_in: crate::ingest::intern::SymMap<Sym, bool> = Default::default();
@@ -388,8 +390,8 @@ pub fn requests_table<'a>(run: &'a RunRecord, m: &'a Model) -> Batched<'a> {
             }
         }
         requests_batch(run, c, &rows)
-    });
-    let stray = std::iter::once_with(move || {
+    };
+    let stray = move || {
         let rows: Vec<ReqRow> = m
             .stray_pulls
             .iter()
@@ -409,12 +411,17 @@ pub fn requests_table<'a>(run: &'a RunRecord, m: &'a Model) -> Batched<'a> {
             })
             .collect();
         requests_batch(run, c, &rows)
-    });
-    let empty = c.order.is_empty() && m.stray_pulls.is_empty();
+    };
+    // The pulls of notifications neither log notified come last (an empty batch when none).
     Batched {
-        batches: Box::new(
-            per_notification.chain(stray.filter(move |_| !m.stray_pulls.is_empty() || empty)),
-        ),
+        parts: chunks + 1,
+        build: Box::new(move |k| {
+            if k < chunks {
+                per_notification(part(&c.order, BATCH / 4, k))
+            } else {
+                stray()
+            }
+        }),
     }
 }
 
@@ -489,13 +496,9 @@ pub fn findings_table(
 /// The `bsn_audit` table, in batches.
 pub fn bsn_audit_table<'a>(run: &'a RunRecord, m: &'a Model, p: &'a Pseudonymiser) -> Batched<'a> {
     let c = m.core();
-    let batches = c
-        .order
-        .chunks(BATCH)
-        .map(move |ids| bsn_audit_batch(run, c, p, ids))
-        .chain(c.order.is_empty().then(|| bsn_audit_batch(run, c, p, &[])));
     Batched {
-        batches: Box::new(batches),
+        parts: c.order.len().div_ceil(BATCH).max(1),
+        build: Box::new(move |k| bsn_audit_batch(run, c, p, part(&c.order, BATCH, k))),
     }
 }
 

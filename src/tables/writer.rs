@@ -108,43 +108,60 @@ pub fn remove_others(dir: &Path, keep: &str, is_ours: impl Fn(&str) -> bool) -> 
     Ok(())
 }
 
-/// Writes a table given in batches as `<dir>/<file_name>` atomically, one row group per batch, so
-/// that a large table is never whole in memory. There must be at least one batch (it gives the
-/// schema; it may be empty).
+/// Writes a table given in batches as `<dir>/<file_name>` atomically, one row group per batch
+/// (empty batches aside), so that a large table is never whole in memory. A few batches at a
+/// time are built side by side while the ones before them are written, in order.
 pub fn write_partition_batched(
     out: &Path,
     table: &str,
     date: &str,
     file_name: &str,
-    batches: Box<dyn Iterator<Item = Result<DataFrame>> + Send + '_>,
+    batched: crate::tables::Batched<'_>,
     metadata: &[(String, String)],
 ) -> Result<PathBuf> {
+    use rayon::prelude::*;
     let target = partition_dir(out, table, date).join(file_name);
     let failed = |e: PolarsError| anyhow::anyhow!("cannot write the {table} table: {e}");
+    let group = rayon::current_num_threads().max(1) * 2;
+    let build = |from: usize| -> Vec<Result<DataFrame>> {
+        let to = (from + group).min(batched.parts);
+        (from..to)
+            .into_par_iter()
+            .map(|i| (batched.build)(i))
+            .collect()
+    };
     atomic_write(&target, &format!("{table} table"), |file| {
-        let mut writer = None;
-        for batch in batches {
-            let batch = batch?;
-            if writer.is_none() {
-                writer = Some(
-                    ParquetWriter::new(&mut *file)
-                        .with_compression(ParquetCompression::Snappy)
-                        .with_statistics(StatisticsOptions::default())
-                        .with_key_value_metadata(Some(KeyValueMetadata::from_static(
-                            metadata.to_vec(),
-                        )))
-                        .batched(batch.schema())
-                        .map_err(failed)?,
-                );
-            }
-            if let Some(w) = writer.as_mut()
-                && batch.height() > 0
-            {
-                w.write_batch(&batch).map_err(failed)?;
-            }
+        let mut frames = build(0);
+        // The first batch gives the schema (there is always one; it may be empty).
+        let schema = match frames.first() {
+            Some(Ok(df)) => df.schema().clone(),
+            Some(Err(e)) => anyhow::bail!("cannot build the {table} table: {e:#}"),
+            None => anyhow::bail!("the {table} table has no schema"),
+        };
+        let mut writer = ParquetWriter::new(&mut *file)
+            .with_compression(ParquetCompression::Snappy)
+            .with_statistics(StatisticsOptions::default())
+            .with_key_value_metadata(Some(KeyValueMetadata::from_static(metadata.to_vec())))
+            .batched(&schema)
+            .map_err(failed)?;
+        let mut from = 0;
+        while !frames.is_empty() {
+            from += frames.len();
+            let w = &mut writer;
+            let write = move || -> Result<()> {
+                for batch in frames {
+                    let batch = batch?;
+                    if batch.height() > 0 {
+                        w.write_batch(&batch).map_err(failed)?;
+                    }
+                }
+                Ok(())
+            };
+            let (written, next) = rayon::join(write, || build(from));
+            written?;
+            frames = next;
         }
-        let w = writer.ok_or_else(|| anyhow::anyhow!("the {table} table has no schema"))?;
-        w.finish().map_err(failed)?;
+        writer.finish().map_err(failed)?;
         Ok(())
     })?;
     Ok(target)
