@@ -182,6 +182,8 @@ pub fn analyse(opts: &Options) -> Result<Outcome> {
     };
     let findings = checks::run(&model, &params);
     lap("checks");
+    // The checks' scratch goes back before the tables are built.
+    crate::process::release_free_memory();
 
     let sev = |s: Severity| findings.iter().filter(|f| f.severity == s).count() as u64;
     let errors = sev(Severity::Error);

@@ -72,6 +72,7 @@ pub fn write_all(
             table,
             ms = t0.elapsed().as_millis() as u64,
             cpu = crate::process::cpu_ms(),
+            rss_anon_mb = crate::process::rss_anon_mb(),
             "written"
         );
         written.push(path);

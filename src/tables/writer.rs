@@ -122,7 +122,7 @@ pub fn write_partition_batched(
     use rayon::prelude::*;
     let target = partition_dir(out, table, date).join(file_name);
     let failed = |e: PolarsError| anyhow::anyhow!("cannot write the {table} table: {e}");
-    let group = rayon::current_num_threads().max(1) * 2;
+    let group = rayon::current_num_threads().max(1);
     let build = |from: usize| -> Vec<Result<DataFrame>> {
         let to = (from + group).min(batched.parts);
         (from..to)
