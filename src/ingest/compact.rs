@@ -279,7 +279,7 @@ fn task_of(f: TaskField) -> Result<Option<ReadTask>, ()> {
 fn fast(
     i: &Interner,
     text_line: &str,
-    known: Option<(&super::scan::KnownBodies, bool)>,
+    known: Option<(&super::known::KnownBodies, bool)>,
 ) -> Result<CEvent, ()> {
     use serde::de::DeserializeSeed;
     if let Some(line) = super::scan::line(i, text_line, known) {
@@ -429,7 +429,7 @@ pub(crate) fn parse_line(
     side: Side,
     origin: Origin,
     line: &[u8],
-    known: Option<&super::scan::KnownBodies>,
+    known: Option<&super::known::KnownBodies>,
 ) -> Result<CEvent, RejectReason> {
     if let Ok(text_line) = std::str::from_utf8(line)
         && text_line.starts_with('{')

@@ -88,7 +88,7 @@ pub(crate) fn parse_chunk(
     side: Side,
     file: u32,
     chunk: &[u8],
-    known: Option<&super::scan::KnownBodies>,
+    known: Option<&super::known::KnownBodies>,
 ) -> (Vec<Rec>, u64) {
     let mut out = Vec::with_capacity(chunk.len() / 600 + 8);
     let mut line_no = 0u64;

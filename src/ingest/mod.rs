@@ -13,6 +13,7 @@ pub mod compact;
 pub mod event;
 mod formats;
 pub mod intern;
+mod known;
 mod scan;
 pub mod task;
 
@@ -366,7 +367,7 @@ pub fn ingest(
     let moved = Condvar::new();
     let (tx, rx) = mpsc::channel::<Msg>();
     let workers = rayon::current_num_threads().max(1);
-    let known = scan::KnownBodies::new();
+    let known = known::KnownBodies::new();
     let parse_ns = AtomicUsize::new(0);
     let sha_ns = AtomicUsize::new(0);
     let mut sink_ns = 0u128;
@@ -574,7 +575,7 @@ fn run_job(
     job: &Job,
     files: &[Input],
     data: &[&[u8]],
-    known: &scan::KnownBodies,
+    known: &known::KnownBodies,
     tx: &mpsc::Sender<Msg>,
 ) {
     let f = job.file() as usize;

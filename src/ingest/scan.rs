@@ -6,68 +6,13 @@
 //! and the serde reader takes the line; `compact::tests` checks that both give the same events.
 
 use super::compact::{Line, RawRec, TaskField};
-use super::intern::{Interner, Sym};
+use super::intern::Interner;
+use super::known::{KnownBodies, body_hash};
 use super::task::{
     BText, Concept, Input, RawCoding, RawIdentifier, RawPeriod, RawReference, RawRequester,
     RawRestriction, TaskInfo, TaskParts, TaskReq, classify_input, workflow_task_id,
 };
 use std::borrow::Cow;
-
-/// Task bodies logged on the sending side, by the low 64 bits of their (seeded) hash, with the
-/// notification's identifier: a receiver usually logs the very same body, which then needs no
-/// second reading (the model checks the match against the body it kept and asks for a full
-/// reading when it differs). 64 bits keep an entry at 16 bytes, a third of the memory the read
-/// holds at its peak for this index.
-#[derive(Default)]
-pub struct KnownBodies {
-    shards: Vec<std::sync::Mutex<std::collections::HashMap<u64, Sym, Spread>>>,
-}
-
-/// The hasher of `KnownBodies`: its keys are already hashes.
-#[derive(Default, Clone, Copy)]
-pub struct Spread;
-
-impl std::hash::BuildHasher for Spread {
-    type Hasher = super::intern::Identity;
-    fn build_hasher(&self) -> Self::Hasher {
-        super::intern::Identity::default()
-    }
-}
-
-impl KnownBodies {
-    pub fn new() -> Self {
-        KnownBodies {
-            shards: (0..64).map(|_| Default::default()).collect(),
-        }
-    }
-
-    fn shard(
-        &self,
-        h: u64,
-    ) -> Option<std::sync::MutexGuard<'_, std::collections::HashMap<u64, Sym, Spread>>> {
-        self.shards.get((h >> 58) as usize)?.lock().ok()
-    }
-
-    fn insert(&self, h: u128, id: Sym) {
-        let h = h as u64;
-        if let Some(mut g) = self.shard(h) {
-            g.insert(h, id);
-        }
-    }
-
-    fn get(&self, h: u128) -> Option<Sym> {
-        let h = h as u64;
-        self.shard(h)?.get(&h).copied()
-    }
-}
-
-/// The hash of a Task body's bytes (the model keeps its low 64 bits to compare). It is seeded
-/// at random once per process, so that no one can prepare log lines whose hashes collide.
-pub(crate) fn body_hash(body: &str) -> u128 {
-    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    let seed = *SEED.get_or_init(rand::random);
-    xxhash_rust::xxh3::xxh3_128_with_seed(body.as_bytes(), seed)
-}
 
 /// Where a value that is the last field of the line's object ends: just after the `}` that
 /// precedes the line's own closing `}` (whitespace aside). Only a guess, to be confirmed.
