@@ -116,16 +116,7 @@ impl Key<'_> {
 
 impl Shard {
     fn entry(&self, local: u32) -> Key<'_> {
-        let s = self.spans[local as usize];
-        let start = s.start as usize;
-        if s.len & COMPACT != 0 {
-            let b = &self.bytes[start..start + 20];
-            let mut u = [0u8; 16];
-            u.copy_from_slice(&b[4..]);
-            Key::Uuid(Sym(u32::from_le_bytes([b[0], b[1], b[2], b[3]])), u)
-        } else {
-            Key::Text(&self.text[start..start + s.len as usize])
-        }
+        key_at(self.spans[local as usize], &self.text, &self.bytes)
     }
 
     fn equals(&self, local: u32, key: &Key) -> bool {
@@ -168,15 +159,30 @@ impl Shard {
 }
 
 fn rehash(s: Span, text: &str, bytes: &[u8]) -> u64 {
+    key_at(s, text, bytes).hash()
+}
+
+/// The key an entry stores: its text, or its prefix symbol and uuid.
+fn key_at<'a>(s: Span, text: &'a str, bytes: &[u8]) -> Key<'a> {
     let start = s.start as usize;
     if s.len & COMPACT != 0 {
         let b = &bytes[start..start + 20];
         let mut u = [0u8; 16];
         u.copy_from_slice(&b[4..]);
-        Key::Uuid(Sym(u32::from_le_bytes([b[0], b[1], b[2], b[3]])), u).hash()
+        Key::Uuid(Sym(u32::from_le_bytes([b[0], b[1], b[2], b[3]])), u)
     } else {
-        xxh3_64(&text.as_bytes()[start..start + s.len as usize])
+        Key::Text(text.get(start..start + s.len as usize).unwrap_or_default())
     }
+}
+
+/// A text ending in `urn:uuid:<canonical uuid>`: what comes before it, and the uuid.
+fn uuid_tail(s: &str) -> Option<(&str, [u8; 16])> {
+    let b = s.as_bytes();
+    let cut = b.len().checked_sub(UUID_MARK.len() + UUID_LEN)?;
+    if &b[cut..cut + UUID_MARK.len()] != UUID_MARK.as_bytes() {
+        return None;
+    }
+    Some((s.get(..cut)?, parse_uuid(&b[cut + UUID_MARK.len()..])?))
 }
 
 fn hex(c: u8) -> Option<u8> {
@@ -298,14 +304,9 @@ impl Interner {
         let b = s.as_bytes();
         // A text ending in a uuid is mostly new (an identifier): its prefix goes through the
         // cache, the rest straight to the table.
-        if b.len() >= UUID_MARK.len() + UUID_LEN {
-            let cut = b.len() - UUID_LEN - UUID_MARK.len();
-            if &b[cut..cut + UUID_MARK.len()] == UUID_MARK.as_bytes()
-                && let Some(u) = parse_uuid(&b[cut + UUID_MARK.len()..])
-            {
-                let prefix = self.intern(&s[..cut]);
-                return self.intern_key_(&Key::Uuid(prefix, u));
-            }
+        if let Some((prefix, u)) = uuid_tail(s) {
+            let prefix = self.intern(prefix);
+            return self.intern_key_(&Key::Uuid(prefix, u));
         }
         if b.len() > FRONT_LEN {
             return self.intern_key_(&Key::Text(s));
@@ -368,18 +369,9 @@ impl Interner {
 
     /// The symbol of `s` if it was interned.
     pub fn lookup(&self, s: &str) -> Option<Sym> {
-        let b = s.as_bytes();
-        let key = if b.len() >= UUID_MARK.len() + UUID_LEN {
-            let cut = b.len() - UUID_LEN - UUID_MARK.len();
-            match (
-                &b[cut..cut + UUID_MARK.len()] == UUID_MARK.as_bytes(),
-                parse_uuid(&b[cut + UUID_MARK.len()..]),
-            ) {
-                (true, Some(u)) => Key::Uuid(self.lookup(&s[..cut])?, u),
-                _ => Key::Text(s),
-            }
-        } else {
-            Key::Text(s)
+        let key = match uuid_tail(s) {
+            Some((prefix, u)) => Key::Uuid(self.lookup(prefix)?, u),
+            None => Key::Text(s),
         };
         let hash = key.hash();
         let shard = ((hash >> 32) as usize) & (SHARDS - 1);
@@ -499,60 +491,40 @@ impl Default for Strings {
 }
 
 impl Strings {
-    /// The text of `sym` (borrowed, or built for a compact uuid entry); "" for `NONE`.
-    pub fn get(&self, sym: Sym) -> Cow<'_, str> {
+    /// The key stored for `sym` (`None` for `NONE` or an unknown symbol).
+    fn key(&self, sym: Sym) -> Option<Key<'_>> {
         if sym.is_none() {
-            return Cow::Borrowed("");
+            return None;
         }
         let (shard, local) = split(sym);
         let sh = &self.shards[shard];
-        let Some(s) = sh.spans.get(local as usize).copied() else {
-            return Cow::Borrowed("");
-        };
-        let start = s.start as usize;
-        if s.len & COMPACT != 0 {
-            let b = &sh.bytes[start..start + 20];
-            let mut u = [0u8; 16];
-            u.copy_from_slice(&b[4..]);
-            let prefix = self.get(Sym(u32::from_le_bytes([b[0], b[1], b[2], b[3]])));
-            let mut out = String::with_capacity(prefix.len() + 45);
-            out.push_str(&prefix);
-            out.push_str(UUID_MARK);
-            write_uuid(&u, &mut out);
-            Cow::Owned(out)
-        } else {
-            Cow::Borrowed(
-                sh.text
-                    .get(start..start + s.len as usize)
-                    .unwrap_or_default(),
-            )
+        let s = sh.spans.get(local as usize).copied()?;
+        Some(key_at(s, &sh.text, &sh.bytes))
+    }
+
+    /// The text of `sym` (borrowed, or built for a compact uuid entry); "" for `NONE`.
+    pub fn get(&self, sym: Sym) -> Cow<'_, str> {
+        match self.key(sym) {
+            None => Cow::Borrowed(""),
+            Some(Key::Text(t)) => Cow::Borrowed(t),
+            Some(Key::Uuid(..)) => {
+                let mut out = String::with_capacity(64);
+                self.push_to(sym, &mut out);
+                Cow::Owned(out)
+            }
         }
     }
 
     /// Appends the text of `sym` to `out` (nothing for `NONE`), building no string of its own.
     pub fn push_to(&self, sym: Sym, out: &mut String) {
-        if sym.is_none() {
-            return;
-        }
-        let (shard, local) = split(sym);
-        let sh = &self.shards[shard];
-        let Some(s) = sh.spans.get(local as usize).copied() else {
-            return;
-        };
-        let start = s.start as usize;
-        if s.len & COMPACT != 0 {
-            let b = &sh.bytes[start..start + 20];
-            let mut u = [0u8; 16];
-            u.copy_from_slice(&b[4..]);
-            self.push_to(Sym(u32::from_le_bytes([b[0], b[1], b[2], b[3]])), out);
-            out.push_str(UUID_MARK);
-            write_uuid(&u, out);
-        } else {
-            out.push_str(
-                sh.text
-                    .get(start..start + s.len as usize)
-                    .unwrap_or_default(),
-            );
+        match self.key(sym) {
+            None => {}
+            Some(Key::Text(t)) => out.push_str(t),
+            Some(Key::Uuid(prefix, u)) => {
+                self.push_to(prefix, out);
+                out.push_str(UUID_MARK);
+                write_uuid(&u, out);
+            }
         }
     }
 

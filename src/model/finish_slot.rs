@@ -53,7 +53,7 @@ impl Normaliser<'_> {
     /// skipped when the text is already canonical and the base cannot apply, and remembered
     /// per (text, base).
     fn norm(&self, raw: Sym, base: Sym, memo: &mut SymMap<u64, Sym>) -> Sym {
-        // The text in the low half: the map's hasher spreads low bits, and bases are few.
+        // One number per (text, base) pair.
         let key = (u64::from(base.index() as u32) << 32) | u64::from(raw.index() as u32);
         if let Some(&m) = memo.get(&key) {
             return m;
@@ -137,28 +137,16 @@ pub(super) fn finish_slot(
     let reqs = &cx.task_reqs[n.reqs.0 as usize..(n.reqs.0 + n.reqs.1) as usize];
     for r in reqs {
         let request = norm.norm(r.raw, n.base, memo);
-        if !out.exps[e0..].iter().any(|e| e.request == request) {
-            out.exps.push(Exp {
-                request,
-                kind: r.kind.clone(),
-                source: RequestSource::NotificationTask,
-                code: r.code,
-            });
-        }
+        let source = RequestSource::NotificationTask;
+        expect(&mut out.exps, e0, request, r.kind.clone(), source, r.code);
     }
     if n.task.get_workflow_task == Some(true) && n.task.based_on.is_some() {
         let text = norm.interner.with_str(n.task.based_on, |id| {
             request_key(&format!("Task/{id}"), None)
         });
         let request = norm.interner.intern(&text);
-        if !out.exps[e0..].iter().any(|e| e.request == request) {
-            out.exps.push(Exp {
-                request,
-                kind: RequestKind::WorkflowTask,
-                source: RequestSource::WorkflowTaskRef,
-                code: cx.task_ref_code,
-            });
-        }
+        let (kind, source) = (RequestKind::WorkflowTask, RequestSource::WorkflowTaskRef);
+        expect(&mut out.exps, e0, request, kind, source, cx.task_ref_code);
     }
 
     // The pulls, by normalised request (the event's own base first). Entries that normalise to
@@ -231,19 +219,32 @@ pub(super) fn finish_slot(
         }
         for r in &wf.reqs {
             let request = norm.norm(r.raw, n.base, memo);
-            if !out.exps[e0..].iter().any(|e| e.request == request) {
-                out.exps.push(Exp {
-                    request,
-                    kind: r.kind.clone(),
-                    source: RequestSource::WorkflowTask,
-                    code: r.code,
-                });
-            }
+            let source = RequestSource::WorkflowTask;
+            expect(&mut out.exps, e0, request, r.kind.clone(), source, r.code);
         }
     }
     n.exp = (e0 as u32, (out.exps.len() - e0) as u32);
     n.pulls = (p0 as u32, (out.order.len() - p0) as u32);
     n.bsns = (b0 as u32, (out.bsns.len() - b0) as u32);
+}
+
+/// Adds an expected request to a notification's (those from `e0` on), unless it is already one.
+fn expect(
+    exps: &mut Vec<Exp>,
+    e0: usize,
+    request: Sym,
+    kind: RequestKind,
+    source: RequestSource,
+    code: Sym,
+) {
+    if !exps[e0..].iter().any(|e| e.request == request) {
+        exps.push(Exp {
+            request,
+            kind,
+            source,
+            code,
+        });
+    }
 }
 
 /// Every attempt of a pull entry, with its order.

@@ -10,6 +10,7 @@ mod table;
 pub mod writer;
 
 pub use layout::{is_other_layout, part_name, write_all};
+use table::LastText;
 pub use table::Table;
 
 use crate::bsn::{Pseudonymiser, is_valid};
@@ -426,18 +427,11 @@ pub fn requests_table<'a>(run: &'a RunRecord, m: &'a Model) -> Batched<'a> {
 }
 
 fn requests_batch(run: &RunRecord, c: &Core, rows: &[ReqRow]) -> Result<DataFrame> {
-    let mut last = (Sym::NONE, String::new());
+    let mut last = LastText::default();
     base("requests", run, rows.len())
         .text_with("notification", rows.len(), |k, buf| {
             match rows[k].notification {
-                Ok(id) => {
-                    if id != last.0 {
-                        last.1.clear();
-                        c.strings.push_to(id, &mut last.1);
-                        last.0 = id;
-                    }
-                    buf.push_str(&last.1);
-                }
+                Ok(id) => last.push_to(&c.strings, id, buf),
                 Err(text) => buf.push_str(text),
             }
             true

@@ -5,6 +5,26 @@ use crate::ingest::intern::{Strings, Sym};
 use anyhow::Result;
 use polars::prelude::*;
 
+/// The text of the symbol looked up last: consecutive rows often name the same one, which is
+/// then not looked up again.
+#[derive(Default)]
+pub struct LastText {
+    sym: Sym,
+    text: String,
+}
+
+impl LastText {
+    /// Appends the text of `sym` to `out`.
+    pub fn push_to(&mut self, strings: &Strings, sym: Sym, out: &mut String) {
+        if sym != self.sym {
+            self.text.clear();
+            strings.push_to(sym, &mut self.text);
+            self.sym = sym;
+        }
+        out.push_str(&self.text);
+    }
+}
+
 /// A table under construction: named columns of equal length.
 pub struct Table {
     pub name: &'static str,
@@ -33,32 +53,16 @@ impl Table {
         self
     }
 
-    /// A text column of interned texts (`Sym::NONE`: null), written through one reused buffer;
-    /// a text equal to the previous row's is not looked up again.
-    pub fn syms(
-        mut self,
-        col: &str,
-        strings: &Strings,
-        values: impl IntoIterator<Item = Sym>,
-    ) -> Self {
-        let values = values.into_iter();
-        let mut b = StringChunkedBuilder::new(col.into(), values.size_hint().0);
-        let mut buf = String::new();
-        let mut last = Sym::NONE;
-        for v in values {
-            if v.is_none() {
-                b.append_null();
-                continue;
+    /// A text column of interned texts (`Sym::NONE`: null).
+    pub fn syms(self, col: &str, strings: &Strings, values: Vec<Sym>) -> Self {
+        let mut last = LastText::default();
+        self.text_with(col, values.len(), |k, buf| {
+            let v = values[k];
+            v.is_some() && {
+                last.push_to(strings, v, buf);
+                true
             }
-            if v != last {
-                buf.clear();
-                strings.push_to(v, &mut buf);
-                last = v;
-            }
-            b.append_value(&buf);
-        }
-        self.columns.push(b.finish().into_series().into_column());
-        self
+        })
     }
 
     /// A text column of `n` rows, each written by `fill` into a reused buffer (`false`: null).
