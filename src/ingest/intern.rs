@@ -5,10 +5,12 @@
 //! threads intern in parallel; `freeze` drops the hash tables once nothing new comes in.
 
 use hashbrown::HashTable;
-use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::Mutex;
 use xxhash_rust::xxh3::xxh3_64;
+
+mod strings;
+pub use strings::Strings;
 
 /// An interned string. `Sym::NONE` stands for "absent".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -452,94 +454,15 @@ impl Interner {
                 // Capacity beyond the length was never touched: it costs no memory, and
                 // shrinking would copy.
                 let s = m.into_inner().unwrap_or_else(|e| e.into_inner());
-                FrozenShard {
-                    spans: s.spans,
-                    text: s.text,
-                    bytes: s.bytes,
-                }
+                (s.spans, s.text, s.bytes)
             })
             .collect();
-        Strings { shards }
+        Strings::new(shards)
     }
 }
 
 fn split(sym: Sym) -> (usize, u32) {
     ((sym.0 & (SHARDS as u32 - 1)) as usize, sym.0 >> SHARD_BITS)
-}
-
-struct FrozenShard {
-    spans: Vec<Span>,
-    text: String,
-    bytes: Vec<u8>,
-}
-
-/// The interned texts, read-only.
-pub struct Strings {
-    shards: Vec<FrozenShard>,
-}
-
-impl std::fmt::Debug for Strings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Strings({} shards)", self.shards.len())
-    }
-}
-
-impl Default for Strings {
-    fn default() -> Self {
-        Interner::new().freeze()
-    }
-}
-
-impl Strings {
-    /// The key stored for `sym` (`None` for `NONE` or an unknown symbol).
-    fn key(&self, sym: Sym) -> Option<Key<'_>> {
-        if sym.is_none() {
-            return None;
-        }
-        let (shard, local) = split(sym);
-        let sh = &self.shards[shard];
-        let s = sh.spans.get(local as usize).copied()?;
-        Some(key_at(s, &sh.text, &sh.bytes))
-    }
-
-    /// The text of `sym` (borrowed, or built for a compact uuid entry); "" for `NONE`.
-    pub fn get(&self, sym: Sym) -> Cow<'_, str> {
-        match self.key(sym) {
-            None => Cow::Borrowed(""),
-            Some(Key::Text(t)) => Cow::Borrowed(t),
-            Some(Key::Uuid(..)) => {
-                let mut out = String::with_capacity(64);
-                self.push_to(sym, &mut out);
-                Cow::Owned(out)
-            }
-        }
-    }
-
-    /// Appends the text of `sym` to `out` (nothing for `NONE`), building no string of its own.
-    pub fn push_to(&self, sym: Sym, out: &mut String) {
-        match self.key(sym) {
-            None => {}
-            Some(Key::Text(t)) => out.push_str(t),
-            Some(Key::Uuid(prefix, u)) => {
-                self.push_to(prefix, out);
-                out.push_str(UUID_MARK);
-                write_uuid(&u, out);
-            }
-        }
-    }
-
-    /// `None` for `Sym::NONE`, else the owned text.
-    pub fn opt(&self, sym: Sym) -> Option<String> {
-        sym.opt().map(|s| self.get(s).into_owned())
-    }
-
-    /// Bytes held (texts and spans), for diagnostics.
-    pub fn bytes(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.text.capacity() + s.bytes.capacity() + s.spans.capacity() * 8)
-            .sum()
-    }
 }
 
 #[cfg(test)]
