@@ -647,6 +647,9 @@ fn now_micros() -> i64 {
 
 struct World {
     logs: PathBuf,
+    /// The run's as-of: an hour ago, so that the generated Tasks (valid 7 days to a year from
+    /// their authoring) are still live when the replay checks their expiry against the clock.
+    as_of: String,
     job: PathBuf,
     template: PathBuf,
     outs: HashMap<Cmd, PathBuf>,
@@ -666,7 +669,7 @@ impl World {
                     .arg(self.logs.join("sent"))
                     .arg("--received")
                     .arg(self.logs.join("received"))
-                    .args(["--as-of", AS_OF, "--out"])
+                    .args(["--as-of", &self.as_of, "--out"])
                     .arg(self.out(c));
             }
             Cmd::Replay => {
@@ -735,6 +738,10 @@ fn kill_9_at_random_moments_of_reconcile_replay_and_run() {
     let root = dir.path();
     let generated = root.join("generated");
     let mut cfg = pullrecon::generate::Config::new(300, 1);
+    // As-of an hour ago (whole seconds), not a fixed date: the replay refuses expired Tasks by
+    // the real clock, and a fixed date would see more of them expire every day.
+    cfg.as_of = (now_micros() / 1_000_000 - 3600) * 1_000_000;
+    let as_of = pullrecon::time::format_ts(cfg.as_of);
     for r in [
         "pull-failed=0.06",
         "pull-missing=0.06",
@@ -767,7 +774,7 @@ fn kill_9_at_random_moments_of_reconcile_replay_and_run() {
         r#"name = "crash-safety"
 time_zone = "Europe/Amsterdam"
 [reconcile]
-as_of = "{AS_OF}"
+as_of = "{as_of}"
 [inputs]
 sent = ["{logs}/sent/*"]
 received = ["{logs}/received/*"]
@@ -795,6 +802,7 @@ timeout = "10s"
     std::fs::write(&job, job_text).unwrap();
     let w = World {
         logs,
+        as_of: as_of.clone(),
         job,
         template: root.join("template"),
         outs: [
@@ -814,7 +822,7 @@ timeout = "10s"
         .arg(w.logs.join("sent"))
         .arg("--received")
         .arg(w.logs.join("received"))
-        .args(["--as-of", AS_OF, "--out"])
+        .args(["--as-of", &as_of, "--out"])
         .arg(&w.template)
         .output()
         .unwrap();
