@@ -6,11 +6,16 @@
 # bench/duckdb_checks.py (DuckDB from PyPI doing the core of the same checks). bench/measure.py
 # measures each: wall time and the peak of the process's anonymous resident memory (RssAnon).
 #
+# Each program runs $PULLRECON_BENCH_RUNS times (default 3), the two taking turns, so that a
+# passing disturbance of a shared machine weighs on one run of each rather than on one program;
+# the summary takes each program's median wall time and its highest peak.
+#
 # Prints both wall times, their ratio and both peaks per size; checks that pullrecon's findings
 # per category equal the generator's expected.json; writes the figures to
 # bench/results/reconcile.json (and the raw measurements beside it). Exits 1 when a count differs.
 #
 # Usage: bench/reconcile.sh [N...]          e.g. bench/reconcile.sh 200000
+#        PULLRECON_BENCH_RUNS=1 bench/reconcile.sh 2000000
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pullrecon-target}"
@@ -18,6 +23,7 @@ sizes=("$@")
 if [ ${#sizes[@]} -eq 0 ]; then sizes=(200000 2000000); fi
 data_root="${PULLRECON_BENCH_DATA:-$HOME/.cache/pullrecon-bench}"
 seed="${PULLRECON_BENCH_SEED:-1}"
+runs="${PULLRECON_BENCH_RUNS:-3}"
 venv="${PULLRECON_VENV:-$HOME/.cache/pullrecon-venv}"
 if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
 py="$venv/bin/python"
@@ -41,15 +47,18 @@ for n in "${sizes[@]}"; do
 import json, sys
 e = json.load(open(sys.argv[1]))
 print(e["as_of"], e["grace"], e["lookback"], e["push_sla"])' "$dir/expected.json")
-  rm -rf "$dir/out"
-  echo "== pullrecon reconcile, $n notifications ($(du -sh "$dir" | cut -f1) of logs)"
-  "$py" bench/measure.py --json "$results/reconcile-$n-pullrecon.json" -- \
-    "$bin" reconcile --sent "$dir/sent" --received "$dir/received" --out "$dir/out" \
-    --as-of "$as_of" --grace "$grace" --lookback "$lookback" --push-sla "$push_sla" -q
-  echo "== DuckDB, $n notifications"
-  "$py" bench/measure.py --json "$results/reconcile-$n-duckdb.json" \
-    --stdout "$results/reconcile-$n-duckdb-counts.json" -- \
-    "$py" bench/duckdb_checks.py --data "$dir" --as-of "$as_of"
+  rm -f "$results"/reconcile-"$n"-*.json
+  for k in $(seq "$runs"); do
+    rm -rf "$dir/out"
+    echo "== pullrecon reconcile, $n notifications ($(du -sh "$dir" | cut -f1) of logs), run $k of $runs"
+    "$py" bench/measure.py --json "$results/reconcile-$n-pullrecon-$k.json" -- \
+      "$bin" reconcile --sent "$dir/sent" --received "$dir/received" --out "$dir/out" \
+      --as-of "$as_of" --grace "$grace" --lookback "$lookback" --push-sla "$push_sla" -q
+    echo "== DuckDB, $n notifications, run $k of $runs"
+    "$py" bench/measure.py --json "$results/reconcile-$n-duckdb-$k.json" \
+      --stdout "$results/reconcile-$n-duckdb-counts.json" -- \
+      "$py" bench/duckdb_checks.py --data "$dir" --as-of "$as_of"
+  done
 done
 
-"$py" bench/summary.py --results "$results" --data-root "$data_root" --seed "$seed" "${sizes[@]}"
+"$py" bench/summary.py --results "$results" --data-root "$data_root" --seed "$seed" --runs "$runs" "${sizes[@]}"

@@ -109,7 +109,7 @@ pub fn remove_others(dir: &Path, keep: &str, is_ours: impl Fn(&str) -> bool) -> 
 }
 
 /// Writes a table given in batches as `<dir>/<file_name>` atomically, one row group per batch
-/// (empty batches aside), so that a large table is never whole in memory. A few batches at a
+/// (empty batches aside), so that a large table is never whole in memory. `group` batches at a
 /// time are built side by side while the ones before them are written, in order.
 pub fn write_partition_batched(
     out: &Path,
@@ -118,11 +118,12 @@ pub fn write_partition_batched(
     file_name: &str,
     batched: crate::tables::Batched<'_>,
     metadata: &[(String, String)],
+    group: usize,
 ) -> Result<PathBuf> {
     use rayon::prelude::*;
     let target = partition_dir(out, table, date).join(file_name);
     let failed = |e: PolarsError| anyhow::anyhow!("cannot write the {table} table: {e}");
-    let group = rayon::current_num_threads().max(1);
+    let group = group.max(1);
     let build = |from: usize| -> Vec<Result<DataFrame>> {
         let to = (from + group).min(batched.parts);
         (from..to)
