@@ -12,7 +12,7 @@
 # logs are read once into the page cache: at 2M notifications DuckDB's 18 GB push the 8.7 GB of
 # logs out of it, and the program after it would otherwise be timed reading the disk.
 #
-# Prints both wall times, their ratio and both peaks per size; checks that pullrecon's findings
+# Prints both median wall times, their ratio and both peaks per size; checks that pullrecon's findings
 # per category equal the generator's expected.json; writes the figures to
 # bench/results/reconcile.json (and the raw measurements beside it). Exits 1 when a count differs.
 #
@@ -50,11 +50,13 @@ import json, sys
 e = json.load(open(sys.argv[1]))
 print(e["as_of"], e["grace"], e["lookback"], e["push_sla"])' "$dir/expected.json")
   rm -f "$results"/reconcile-"$n"-*.json
+  rm -rf "$dir/out"
+  size="$(du -sh "$dir" | cut -f1)"
   warm() { find "$dir/sent" "$dir/received" -type f -exec cat {} + > /dev/null; }
   for k in $(seq "$runs"); do
     rm -rf "$dir/out"
     warm
-    echo "== pullrecon reconcile, $n notifications ($(du -sh "$dir" | cut -f1) of logs), run $k of $runs"
+    echo "== pullrecon reconcile, $n notifications ($size of logs), run $k of $runs"
     "$py" bench/measure.py --json "$results/reconcile-$n-pullrecon-$k.json" -- \
       "$bin" reconcile --sent "$dir/sent" --received "$dir/received" --out "$dir/out" \
       --as-of "$as_of" --grace "$grace" --lookback "$lookback" --push-sla "$push_sla" -q

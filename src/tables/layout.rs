@@ -62,7 +62,7 @@ pub fn write_all(
         .iter()
         .filter(|(_, d)| matches!(d, TableData::Batches(_)))
         .count();
-    let group = (rayon::current_num_threads() / batched.max(1)).max(1);
+    let group = rayon::current_num_threads() / batched.max(1);
     let write = |table: &'static str, data: TableData<'_>| -> Result<PathBuf> {
         let t0 = std::time::Instant::now();
         let path = match data {
@@ -85,7 +85,7 @@ pub fn write_all(
         );
         Ok(path)
     };
-    let results: Vec<Result<PathBuf>> = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let write = &write;
         let handles: Vec<_> = tables
             .into_iter()
@@ -98,7 +98,5 @@ pub fn write_all(
                     .unwrap_or_else(|_| Err(anyhow::anyhow!("writing the {table} table failed")))
             })
             .collect()
-    });
-    let written = results.into_iter().collect::<Result<Vec<_>>>()?;
-    Ok(written)
+    })
 }

@@ -802,7 +802,7 @@ timeout = "10s"
     std::fs::write(&job, job_text).unwrap();
     let w = World {
         logs,
-        as_of: as_of.clone(),
+        as_of,
         job,
         template: root.join("template"),
         outs: [
@@ -822,7 +822,7 @@ timeout = "10s"
         .arg(w.logs.join("sent"))
         .arg("--received")
         .arg(w.logs.join("received"))
-        .args(["--as-of", &as_of, "--out"])
+        .args(["--as-of", &w.as_of, "--out"])
         .arg(&w.template)
         .output()
         .unwrap();
