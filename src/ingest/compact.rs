@@ -2,14 +2,17 @@
 //! into `TaskInfo`. NDJSON lines take a fast path that borrows from the line; anything it does not
 //! recognise as plainly valid goes through the exact reader of `event.rs`, which decides between
 //! an event and a reject with its reason. CSV and Parquet rows come through `event.rs` too.
+//! The fast path is the scanner (`scan.rs`), and for lines it declines the serde one-pass reader
+//! (`compact/serde_line.rs`); `compact/tests.rs` checks that the readers agree.
 
 use super::event::{Event, Interaction, Origin, RejectReason, Side, parse_json_line};
 use super::intern::{Interner, Sym};
 use super::task::{TaskInfo, TaskReq};
 use crate::fhir::task::Task;
 use crate::time::parse_rfc3339;
-use serde_json::value::RawValue;
 use std::borrow::Cow;
+
+mod serde_line;
 
 /// What an event carries besides its time, interaction and status.
 #[derive(Debug, Clone, PartialEq)]
@@ -158,115 +161,6 @@ pub(crate) struct Line<'a> {
     pub body: TaskField,
 }
 
-struct LineSeed<'i>(&'i Interner);
-
-struct TaskFieldSeed<'i>(&'i Interner);
-
-impl<'de> serde::de::DeserializeSeed<'de> for TaskFieldSeed<'_> {
-    type Value = TaskField;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<TaskField, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for TaskFieldSeed<'_> {
-    type Value = TaskField;
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a Task")
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, m: A) -> Result<TaskField, A::Error> {
-        super::task::TaskSeed(self.0)
-            .visit_map(m)
-            .map(|t| TaskField::Object(t.map(|t| Box::new((t, 0)))))
-    }
-    fn visit_unit<E: serde::de::Error>(self) -> Result<TaskField, E> {
-        Ok(TaskField::Null)
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<TaskField, A::Error> {
-        while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-        Ok(TaskField::Other)
-    }
-    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<TaskField, E> {
-        Ok(TaskField::Other)
-    }
-    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<TaskField, E> {
-        Ok(TaskField::Other)
-    }
-    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<TaskField, E> {
-        Ok(TaskField::Other)
-    }
-    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<TaskField, E> {
-        Ok(TaskField::Other)
-    }
-    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<TaskField, E> {
-        Ok(TaskField::Other)
-    }
-}
-
-impl<'de> serde::de::DeserializeSeed<'de> for LineSeed<'_> {
-    type Value = Line<'de>;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Line<'de>, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for LineSeed<'_> {
-    type Value = Line<'de>;
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a log record")
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Line<'de>, A::Error> {
-        let mut line = Line {
-            rec: RawRec::default(),
-            task: TaskField::Absent,
-            body: TaskField::Absent,
-        };
-        let mut seen = 0u32;
-        let mut once = |bit: u32, name: &'static str| -> Result<(), A::Error> {
-            if seen & (1 << bit) != 0 {
-                return Err(serde::de::Error::duplicate_field(name));
-            }
-            seen |= 1 << bit;
-            Ok(())
-        };
-        while let Some(k) = m.next_key::<&str>()? {
-            let r = &mut line.rec;
-            let slot = match k {
-                "ts" => (0, &mut r.ts),
-                "interaction" => (1, &mut r.interaction),
-                "status" => (2, &mut r.status),
-                "error" => (3, &mut r.error),
-                "notification" => (4, &mut r.notification),
-                "request" => (5, &mut r.request),
-                "bsn_in_assertion" => (6, &mut r.bsn_in_assertion),
-                "assertion_bsn" => (7, &mut r.assertion_bsn),
-                "sender_base" => (8, &mut r.sender_base),
-                "message" => (9, &mut r.message),
-                "outcome" => (10, &mut r.outcome),
-                "sender" => (11, &mut r.sender),
-                "receiver" => (12, &mut r.receiver),
-                "task" => {
-                    once(13, "task")?;
-                    line.task = m.next_value_seed(TaskFieldSeed(self.0))?;
-                    continue;
-                }
-                "body" => {
-                    once(14, "body")?;
-                    line.body = m.next_value_seed(TaskFieldSeed(self.0))?;
-                    continue;
-                }
-                _ => {
-                    m.next_value::<serde::de::IgnoredAny>()?;
-                    continue;
-                }
-            };
-            once(slot.0, "field")?;
-            *slot.1 = Some(m.next_value::<&RawValue>()?.get());
-        }
-        Ok(line)
-    }
-}
-
 fn task_of(f: TaskField) -> Result<Option<ReadTask>, ()> {
     match f {
         TaskField::Absent | TaskField::Null => Ok(None),
@@ -281,14 +175,10 @@ fn fast(
     text_line: &str,
     known: Option<(&super::known::KnownBodies, bool)>,
 ) -> Result<CEvent, ()> {
-    use serde::de::DeserializeSeed;
     if let Some(line) = super::scan::line(i, text_line, known) {
         return build(i, line);
     }
-    let mut de = serde_json::Deserializer::from_str(text_line);
-    let line = LineSeed(i).deserialize(&mut de).map_err(|_| ())?;
-    de.end().map_err(|_| ())?;
-    build(i, line)
+    build(i, serde_line::read(i, text_line)?)
 }
 
 /// The event of a line read by the serde reader or the scanner (`Err` where the exact reader
@@ -535,228 +425,4 @@ pub fn from_event(e: &Event, i: &Interner) -> CEvent {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// An event without the Task body's hash (only the scanner computes it).
-    fn unhashed(r: Result<CEvent, ()>) -> Result<CEvent, ()> {
-        r.map(|mut e| {
-            if let Body::Notify { body_hash, .. } = &mut e.body {
-                *body_hash = 0;
-            }
-            e
-        })
-    }
-
-    /// The serde reader alone (without the scanner).
-    fn serde_path(i: &Interner, text: &str) -> Result<CEvent, ()> {
-        use serde::de::DeserializeSeed;
-        let mut de = serde_json::Deserializer::from_str(text);
-        let line = LineSeed(i).deserialize(&mut de).map_err(|_| ())?;
-        de.end().map_err(|_| ())?;
-        build(i, line)
-    }
-
-    /// Where the scanner takes a line, it must give what the serde reader gives.
-    fn scanner_agrees(i: &Interner, text: &str) -> bool {
-        match super::super::scan::line(i, text, None) {
-            Some(l) => {
-                let a = unhashed(build(i, l));
-                let b = unhashed(serde_path(i, text));
-                assert_eq!(a, b, "scanner and serde reader differ on {text}");
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Where the fast path takes a line, it must give what the exact reader gives.
-    fn agree(i: &Interner, line: &str) -> bool {
-        let o = Origin { file: 0, line: 1 };
-        let Ok(text) = std::str::from_utf8(line.as_bytes()) else {
-            return false;
-        };
-        match unhashed(fast(i, text, None)) {
-            Ok(e) => {
-                let slow = parse_json_line(Side::Sent, o, line.as_bytes()).unwrap_or_else(|r| {
-                    panic!("fast took a line the exact reader rejects ({r}): {line}")
-                });
-                assert_eq!(e, from_event(&slow, i), "{line}");
-                true
-            }
-            Err(()) => false,
-        }
-    }
-
-    fn mutations(line: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        for (from, to) in [
-            ("\"status\":201", "\"status\":\"201\""),
-            ("\"status\":200", "\"status\":200.0"),
-            ("\"status\":200", "\"status\":null"),
-            ("\"status\":201", "\"status\":\"OK\""),
-            ("\"ts\":\"", "\"ts\": \""),
-            ("{\"ts\"", "{\"extra\":[1,{\"a\":null}],\"ts\""),
-            ("\"identifier\":[", "\"identifier\":[\"junk\","),
-            ("\"identifier\":[", "\"identifier\":[[],"),
-            ("\"for\":{", "\"for\":[{"),
-            ("\"requested\"", "\"req\\u0075ested\""),
-            ("\"task\":{", "\"task\":{\"status\":\"draft\","),
-            ("\"task\":{", "\"task\":{\"resourceType\":\"Patient\","),
-            ("\"task\":{", "\"task\":[{"),
-            ("\"bsn_in_assertion\":true", "\"bsn_in_assertion\":\"yes\""),
-            ("\"bsn_in_assertion\":true", "\"bsn_in_assertion\":1"),
-            ("\"notification\":\"", "\"notification\": \" "),
-            ("\"request\":\"", "\"request\":7,\"x\":\""),
-            ("\"valueBoolean\":true", "\"valueBoolean\":\"TRUE\""),
-            ("\"valueString\":\"", "\"valueString\":1.5,\"valueUri\":\""),
-            ("\"coding\":[", "\"coding\":{\"code\":\"x\"},\"c\":["),
-            ("\"end\":\"", "\"end\":\"<<"),
-            ("\"interaction\":\"read\"", "\"interaction\":\"fetch\""),
-            ("\"message\":\"", "\"message\":{\"id\":\""),
-        ] {
-            if line.contains(from) {
-                out.push(line.replacen(from, to, 1));
-            }
-        }
-        for (from, to) in [
-            ("\"status\":201", "\"status\":01"),
-            ("\"status\":201", "\"status\":2e2"),
-            ("\"status\":201", "\"status\":-"),
-            ("\"status\":201", "\"status\":1."),
-            ("\"status\":200", "\"status\":true"),
-            ("\"value\":\"", "\"value\":\"\\ud800"),
-            ("\"value\":\"", "\"value\":\"\\n"),
-            ("\"value\":\"", "\"value\":12,\"v\":\""),
-            ("\"system\":\"", "\"system\":false,\"s\":\""),
-            ("\"system\":\"", "\"system\":{\"a\":[]},\"s\":\""),
-            ("\"input\":[", "\"input\":[null,1,\"x\",[{}],"),
-            (
-                "\"input\":[",
-                "\"input\":{\"valueString\":\"Patient/9\"},\"x\":[",
-            ),
-            ("\"code\":{", "\"code\":[{"),
-            ("\"requester\":{", "\"requester\":\"x\",\"r\":{"),
-            (
-                "\"owner\":{",
-                "\"owner\":{\"identifier\":[{\"value\":\"o\"}],\"i\":{",
-            ),
-            (
-                "\"restriction\":{",
-                "\"restriction\":{\"period\":null,\"p\":{",
-            ),
-            (
-                "\"basedOn\":[",
-                "\"basedOn\":[{\"reference\":\"Patient/1\"},",
-            ),
-            (
-                "\"identifier\":[",
-                "\"identifier\":{\"system\":\"s\",\"value\":\"v\"},\"i\":[",
-            ),
-            ("\"groupIdentifier\":{", "\"groupIdentifier\":[{},{"),
-            ("\"valueBoolean\":true", "\"valueBoolean\":\" false \""),
-            ("\"resourceType\":\"Task\"", "\"resourceType\":\" Task \""),
-            (
-                "\"resourceType\":\"Task\"",
-                "\"resourceType\":\"Task\",\"resourceType\":\"Task\"",
-            ),
-            ("\"interaction\":\"", "\"interaction\":\"\\u006e"),
-            ("}", "}  "),
-            ("}", "} x"),
-            ("\"ts\"", "\"t\\u0073\""),
-            (":", " : "),
-            (",", " , "),
-            ("[", "[ "),
-            ("\"", "\"\u{7}"),
-        ] {
-            if line.contains(from) {
-                out.push(line.replacen(from, to, 1));
-            }
-        }
-        out.push(line.replacen('}', ",\"ts\":\"2026-01-01T00:00:00Z\"}", 1));
-        out.push(line[..line.len() / 2].to_owned());
-        out.push(format!("{}{}", "[".repeat(150), "]".repeat(150)));
-        out
-    }
-
-    /// Random small edits at JSON-significant places.
-    fn random_edits(line: &str, seed: u64) -> Vec<String> {
-        let bytes = line.as_bytes();
-        let marks: Vec<usize> = bytes
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| b"{}[]:,\"".contains(b))
-            .map(|(k, _)| k)
-            .collect();
-        let mut x = seed | 1;
-        let mut out = Vec::new();
-        for _ in 0..6 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            if marks.is_empty() {
-                break;
-            }
-            let at = marks[(x % marks.len() as u64) as usize];
-            let repl =
-                ["", "{}", "[]", "null", "1", "\"\"", ",", ":", "]", "}"][(x >> 20) as usize % 10];
-            let mut s = String::with_capacity(line.len() + 4);
-            s.push_str(&line[..at]);
-            s.push_str(repl);
-            s.push_str(&line[at + 1..]);
-            out.push(s);
-        }
-        out
-    }
-
-    #[test]
-    fn fast_path_agrees_with_the_exact_reader() {
-        let dir = tempfile::tempdir().unwrap();
-        crate::generate::generate(&crate::generate::Config::new(300, 5), dir.path()).unwrap();
-        let mut lines = Vec::new();
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        for d in [
-            dir.path().join("sent"),
-            dir.path().join("received"),
-            root.join("sample-data/sent"),
-            root.join("sample-data/received"),
-        ] {
-            for e in std::fs::read_dir(d).unwrap().flatten() {
-                let p = e.path();
-                let text = match p.extension().and_then(|x| x.to_str()) {
-                    Some("ndjson") => std::fs::read_to_string(&p).unwrap(),
-                    Some("gz") => {
-                        use std::io::Read;
-                        let mut s = String::new();
-                        flate2::read::MultiGzDecoder::new(std::fs::File::open(&p).unwrap())
-                            .read_to_string(&mut s)
-                            .unwrap();
-                        s
-                    }
-                    _ => continue,
-                };
-                lines.extend(text.lines().map(str::to_owned));
-            }
-        }
-        let i = Interner::new();
-        let (mut fast_taken, mut total) = (0, 0);
-        for line in &lines {
-            total += 1;
-            if agree(&i, line) {
-                fast_taken += 1;
-            }
-            scanner_agrees(&i, line);
-            for m in mutations(line)
-                .into_iter()
-                .chain(random_edits(line, total as u64))
-            {
-                agree(&i, &m);
-                scanner_agrees(&i, &m);
-            }
-        }
-        assert!(
-            fast_taken * 100 >= total * 95,
-            "{fast_taken} of {total} lines on the fast path"
-        );
-    }
-}
+mod tests;

@@ -1,16 +1,20 @@
 //! The format readers. NDJSON is memory-mapped and cut into chunks at line ends that the parsing
 //! threads take in turn (its pages are the kernel's cache, not our heap); gzip is decompressed in
-//! blocks; CSV and Parquet rows become text records. Each yields `Rec`s: line (or row) number, a
-//! hash of the content for duplicate detection, and the compact event or the reject reason.
+//! blocks; CSV and Parquet rows become text records (`formats/tabular.rs`). Each yields `Rec`s:
+//! line (or row) number, a hash of the content for duplicate detection, and the compact event or
+//! the reject reason.
 
-use super::compact::{CEvent, from_event, parse_line};
-use super::event::{Field, Origin, Record, RejectReason, Side, from_record};
+use super::compact::{CEvent, parse_line};
+use super::event::{Origin, RejectReason, Side};
 use super::intern::Interner;
 use anyhow::Result;
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::Path;
 use xxhash_rust::xxh3::xxh3_64;
+
+mod tabular;
+pub(crate) use tabular::{read_csv, read_parquet};
 
 /// One record as a reader hands it over.
 pub(crate) struct Rec {
@@ -28,24 +32,6 @@ const BATCH: usize = 20_000;
 pub const MAX_LINE: usize = 16 << 20;
 /// Chunks of NDJSON parsed by one task.
 const CHUNK: usize = 4 << 20;
-
-const FIELDS: [&str; 15] = [
-    "ts",
-    "interaction",
-    "status",
-    "error",
-    "task",
-    "notification",
-    "request",
-    "body",
-    "bsn_in_assertion",
-    "assertion_bsn",
-    "sender_base",
-    "message",
-    "outcome",
-    "sender",
-    "receiver",
-];
 
 /// The sha256 of bytes already in memory (a mapped file).
 pub(crate) fn sha256_bytes(data: &[u8]) -> String {
@@ -242,236 +228,6 @@ pub(crate) fn read_gz(
     Ok(broken)
 }
 
-/// A CSV or Parquet row: text fields by contract name.
-struct TextRecord<'a> {
-    index: &'a [Option<usize>; 15],
-    values: Vec<Option<&'a str>>,
-}
-
-impl Record for TextRecord<'_> {
-    fn field(&self, name: &'static str) -> Option<Field<'_>> {
-        let pos = FIELDS.iter().position(|f| *f == name)?;
-        let col = self.index[pos]?;
-        Some(Field::Text(
-            self.values.get(col).copied().flatten().unwrap_or(""),
-        ))
-    }
-}
-
-fn column_index(headers: &[String]) -> [Option<usize>; 15] {
-    let mut index = [None; 15];
-    for (i, f) in FIELDS.iter().enumerate() {
-        index[i] = headers.iter().position(|h| h == f);
-    }
-    index
-}
-
-fn row_hash(values: &[Option<&str>]) -> u64 {
-    let mut joined = Vec::new();
-    for v in values {
-        joined.extend_from_slice(v.unwrap_or("\u{0}").as_bytes());
-        joined.push(0x1f);
-    }
-    xxh3_64(&joined)
-}
-
-pub(crate) fn read_csv(
-    i: &Interner,
-    side: Side,
-    file: u32,
-    path: &Path,
-    emit: &mut Emit,
-) -> Result<Broken> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(true)
-        .has_headers(true)
-        .from_path(path)?;
-    let headers: Vec<String> = match rdr.byte_headers() {
-        Ok(h) => h
-            .iter()
-            .map(|f| {
-                String::from_utf8_lossy(f)
-                    .trim_start_matches('\u{feff}')
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .collect(),
-        Err(e) => {
-            return Ok(Some((
-                1,
-                RejectReason::Unreadable(format!("unreadable CSV header: {e}")),
-            )));
-        }
-    };
-    let index = column_index(&headers);
-    let mut records = Vec::new();
-    let mut row = csv::ByteRecord::new();
-    loop {
-        match rdr.read_byte_record(&mut row) {
-            Ok(false) => break,
-            Ok(true) => {
-                let line = row.position().map(|p| p.line()).unwrap_or(0);
-                if row.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
-                    continue;
-                }
-                let values: Option<Vec<Option<&str>>> = row
-                    .iter()
-                    .map(|f| std::str::from_utf8(f).ok().map(Some))
-                    .collect();
-                let (hash, result) = match values {
-                    None => (xxh3_64(row.as_slice()), Err(RejectReason::InvalidUtf8)),
-                    Some(values) => {
-                        let rec = TextRecord {
-                            index: &index,
-                            values,
-                        };
-                        let origin = Origin { file, line };
-                        (
-                            row_hash(&rec.values),
-                            from_record(side, origin, &rec).map(|e| from_event(&e, i)),
-                        )
-                    }
-                };
-                records.push(Rec {
-                    line,
-                    at: line,
-                    hash,
-                    result,
-                });
-            }
-            Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
-                records.push(Rec {
-                    line,
-                    at: line,
-                    hash: xxh3_64(&line.to_le_bytes()),
-                    result: Err(RejectReason::Unreadable(format!(
-                        "unreadable CSV row: {}",
-                        csv_error_kind(&e)
-                    ))),
-                });
-                if !matches!(
-                    e.kind(),
-                    csv::ErrorKind::Utf8 { .. } | csv::ErrorKind::UnequalLengths { .. }
-                ) {
-                    break;
-                }
-            }
-        }
-        if records.len() >= BATCH {
-            emit(std::mem::take(&mut records))?;
-        }
-    }
-    emit(records)?;
-    Ok(None)
-}
-
-fn csv_error_kind(e: &csv::Error) -> &'static str {
-    match e.kind() {
-        csv::ErrorKind::Io(_) => "read error",
-        csv::ErrorKind::Utf8 { .. } => "invalid UTF-8",
-        csv::ErrorKind::UnequalLengths { .. } => "wrong number of fields",
-        _ => "malformed",
-    }
-}
-
-pub(crate) fn read_parquet(
-    i: &Interner,
-    side: Side,
-    file: u32,
-    path: &Path,
-    emit: &mut Emit,
-) -> Result<Broken> {
-    use polars::prelude::*;
-    let f = std::fs::File::open(path)?;
-    let df = match ParquetReader::new(f).finish() {
-        Ok(df) => df,
-        Err(e) => {
-            let reason = RejectReason::Unreadable(format!(
-                "not a readable Parquet file ({})",
-                e.to_string().chars().take(120).collect::<String>()
-            ));
-            return Ok(Some((0, reason)));
-        }
-    };
-    let headers: Vec<String> = df
-        .get_column_names()
-        .iter()
-        .map(|n| n.to_ascii_lowercase())
-        .collect();
-    let index = column_index(&headers);
-    // Every column as text; timestamps as RFC 3339; a column of another shape (a struct, a list)
-    // makes the rows that carry it rejects.
-    let mut columns: Vec<Option<Vec<Option<String>>>> = Vec::new();
-    for col in df.columns() {
-        columns.push(column_as_text(col));
-    }
-    let height = df.height();
-    let mut records = Vec::with_capacity(height);
-    for r in 0..height {
-        let values: Vec<Option<&str>> = columns
-            .iter()
-            .map(|c| c.as_ref().and_then(|v| v[r].as_deref()))
-            .collect();
-        let bad = FIELDS
-            .iter()
-            .enumerate()
-            .find(|(i, _)| index[*i].is_some_and(|c| columns[c].is_none()));
-        let line = r as u64 + 1;
-        let result = match bad {
-            Some((_, name)) => Err(RejectReason::BadFieldType(name)),
-            None => {
-                let rec = TextRecord {
-                    index: &index,
-                    values: values.clone(),
-                };
-                from_record(side, Origin { file, line }, &rec).map(|e| from_event(&e, i))
-            }
-        };
-        records.push(Rec {
-            line,
-            at: line,
-            hash: row_hash(&values),
-            result,
-        });
-        if records.len() >= BATCH {
-            emit(std::mem::take(&mut records))?;
-        }
-    }
-    emit(records)?;
-    Ok(None)
-}
-
-fn column_as_text(col: &polars::prelude::Column) -> Option<Vec<Option<String>>> {
-    use polars::prelude::*;
-    if let DataType::Datetime(unit, _) = col.dtype() {
-        let per_micro: (i64, i64) = match unit {
-            TimeUnit::Nanoseconds => (1, 1000),
-            TimeUnit::Microseconds => (1, 1),
-            TimeUnit::Milliseconds => (1000, 1),
-        };
-        let ints = col.cast(&DataType::Int64).ok()?;
-        let ints = ints.i64().ok()?;
-        return Some(
-            ints.iter()
-                .map(|v| v.map(|v| crate::time::format_ts(v * per_micro.0 / per_micro.1)))
-                .collect(),
-        );
-    }
-    if matches!(
-        col.dtype(),
-        DataType::List(_) | DataType::Binary | DataType::Null
-    ) {
-        if matches!(col.dtype(), DataType::Null) {
-            return Some(vec![None; col.len()]);
-        }
-        return None;
-    }
-    let s = col.cast(&DataType::String).ok()?;
-    let s = s.str().ok()?;
-    Some(s.iter().map(|v| v.map(str::to_owned)).collect())
-}
-
 /// The record at `at` (a byte offset in an NDJSON file, else a line or row number) read again
 /// with the exact reader: for the few values the compact model does not keep.
 pub(crate) fn event_at(path: &Path, format: super::Format, at: u64) -> Option<super::Event> {
@@ -508,65 +264,7 @@ pub(crate) fn event_at(path: &Path, format: super::Format, at: u64) -> Option<su
             let line = trim_line(line.strip_suffix(b"\n").unwrap_or(&line));
             super::event::parse_json_line(Side::Sent, origin, line).ok()
         }
-        Format::Csv | Format::Parquet => {
-            let mut found = None;
-            if format == Format::Csv {
-                let mut rdr = csv::ReaderBuilder::new()
-                    .flexible(true)
-                    .has_headers(true)
-                    .from_path(path)
-                    .ok()?;
-                let headers: Vec<String> = rdr
-                    .byte_headers()
-                    .ok()?
-                    .iter()
-                    .map(|f| {
-                        String::from_utf8_lossy(f)
-                            .trim_start_matches('\u{feff}')
-                            .trim()
-                            .to_ascii_lowercase()
-                    })
-                    .collect();
-                let index = column_index(&headers);
-                let mut row = csv::ByteRecord::new();
-                while rdr.read_byte_record(&mut row).ok()? {
-                    if row.position().map(|p| p.line()) == Some(at) {
-                        let values: Vec<Option<&str>> =
-                            row.iter().map(|f| std::str::from_utf8(f).ok()).collect();
-                        let rec = TextRecord {
-                            index: &index,
-                            values,
-                        };
-                        found = from_record(Side::Sent, origin, &rec).ok();
-                        break;
-                    }
-                }
-            } else {
-                use polars::prelude::*;
-                let df = ParquetReader::new(std::fs::File::open(path).ok()?)
-                    .finish()
-                    .ok()?;
-                let headers: Vec<String> = df
-                    .get_column_names()
-                    .iter()
-                    .map(|n| n.to_ascii_lowercase())
-                    .collect();
-                let index = column_index(&headers);
-                let row = usize::try_from(at).ok()?.checked_sub(1)?;
-                let columns: Vec<Option<Vec<Option<String>>>> =
-                    df.columns().iter().map(column_as_text).collect();
-                let values: Vec<Option<&str>> = columns
-                    .iter()
-                    .map(|c| c.as_ref().and_then(|v| v.get(row)?.as_deref()))
-                    .collect();
-                let rec = TextRecord {
-                    index: &index,
-                    values,
-                };
-                found = from_record(Side::Sent, origin, &rec).ok();
-            }
-            found
-        }
+        Format::Csv | Format::Parquet => tabular::row_at(path, format == Format::Csv, at),
     }
 }
 

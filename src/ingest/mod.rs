@@ -8,69 +8,36 @@
 //! gzip, CSV or Parquet file, a file's sha256) that the parsing threads take in turn, across
 //! files; the calling thread takes their results back in file order and hands each event, compact,
 //! to the caller's sink. Memory stays bounded: only a few chunks are ahead of the sink at a time.
+//!
+//! Which files a run reads is `files.rs`; the duplicate-line set is `seen.rs`.
 
 pub mod compact;
 pub mod event;
+mod files;
 mod formats;
 pub mod intern;
 mod known;
 mod scan;
+mod seen;
 pub mod task;
 
 pub use event::{Event, Interaction, Origin, RejectReason, Side};
+pub use files::{Format, Input, discover, input_files};
+use seen::Seen;
 
 /// The record at a position `ingest` handed out (for values the compact model does not keep).
 pub fn event_at(path: &Path, format: Format, at: u64) -> Option<Event> {
     formats::event_at(path, format, at)
 }
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
 use compact::CEvent;
 use formats::Rec;
 use intern::Interner;
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, mpsc};
-
-/// The input formats, chosen by file extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Ndjson,
-    NdjsonGz,
-    Csv,
-    Parquet,
-}
-
-impl Format {
-    pub fn of(path: &Path) -> Option<Format> {
-        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
-        if name.starts_with('.') {
-            return None;
-        }
-        Some(if name.ends_with(".ndjson") || name.ends_with(".jsonl") {
-            Format::Ndjson
-        } else if name.ends_with(".ndjson.gz") || name.ends_with(".jsonl.gz") {
-            Format::NdjsonGz
-        } else if name.ends_with(".csv") {
-            Format::Csv
-        } else if name.ends_with(".parquet") {
-            Format::Parquet
-        } else {
-            return None;
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Format::Ndjson => "ndjson",
-            Format::NdjsonGz => "ndjson.gz",
-            Format::Csv => "csv",
-            Format::Parquet => "parquet",
-        }
-    }
-}
 
 /// The account of one input file, as the `runs` and `input_files` tables show it.
 #[derive(Debug, Clone)]
@@ -117,63 +84,6 @@ pub struct Ingested {
     pub events: u64,
 }
 
-/// Expands paths (files, directories, globs) into log files, sorted, without repeats.
-pub fn discover(patterns: &[String]) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for pattern in patterns {
-        let path = Path::new(pattern);
-        let mut found = Vec::new();
-        if path.is_dir() {
-            for entry in std::fs::read_dir(path)
-                .with_context(|| format!("cannot list the directory {}", path.display()))?
-            {
-                let p = entry?.path();
-                if p.is_file() && Format::of(&p).is_some() {
-                    found.push(p);
-                }
-            }
-            if found.is_empty() {
-                bail!(
-                    "{} holds no log files (.ndjson, .jsonl, .ndjson.gz, .jsonl.gz, .csv, .parquet)",
-                    path.display()
-                );
-            }
-        } else if path.is_file() {
-            if Format::of(path).is_none() {
-                bail!(
-                    "{}: unknown log format (expected .ndjson, .jsonl, .ndjson.gz, .jsonl.gz, .csv or .parquet)",
-                    path.display()
-                );
-            }
-            found.push(path.to_path_buf());
-        } else if pattern.contains(['*', '?', '[']) {
-            let entries =
-                glob::glob(pattern).with_context(|| format!("bad glob pattern '{pattern}'"))?;
-            for p in entries.flatten() {
-                if p.is_file() && Format::of(&p).is_some() {
-                    found.push(p);
-                }
-            }
-            if found.is_empty() {
-                bail!("the pattern '{pattern}' matches no log files");
-            }
-        } else {
-            bail!("{pattern}: no such file or directory");
-        }
-        found.sort();
-        out.extend(found);
-    }
-    // Absolute paths, so that `runs` names the files wherever the run was started from, and
-    // a file named twice is read once.
-    let mut seen = HashSet::new();
-    let out: Vec<PathBuf> = out
-        .into_iter()
-        .map(|p| p.canonicalize().unwrap_or(p))
-        .filter(|p| seen.insert(p.clone()))
-        .collect();
-    Ok(out)
-}
-
 /// A unit of parsing work.
 enum Job {
     /// A chunk of a mapped NDJSON file, by byte range.
@@ -208,79 +118,8 @@ struct Msg {
     error: Option<anyhow::Error>,
 }
 
-/// The hash of a line is already a good hash: use it as it is.
-#[derive(Default)]
-struct Identity(u64);
-
-impl Hasher for Identity {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 << 8) | u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
-}
-
-type Part = HashSet<u64, BuildHasherDefault<Identity>>;
-
-/// The hashes of the lines seen on one side, in 256 parts that grow one at a time (one big
-/// table would briefly need half again its size whenever it grows).
-struct Seen(Vec<Part>);
-
-impl Default for Seen {
-    fn default() -> Self {
-        Seen((0..256).map(|_| Part::default()).collect())
-    }
-}
-
-impl Seen {
-    fn insert(&mut self, hash: u64) -> bool {
-        self.0[(hash >> 56) as usize].insert(hash)
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.iter().all(HashSet::is_empty)
-    }
-}
-
 /// How many ordered jobs may be done ahead of the one the sink waits for.
 const AHEAD: usize = 6;
-
-/// One input file of a run: its side, path and format, and whether pullrecon's replay wrote it.
-pub type Input = (Side, PathBuf, Format, bool);
-
-/// The input files of a run, in order: sent, received, then the replayed logs.
-///
-/// `replayed` names the received-log events that pullrecon's own replay wrote (folders that may
-/// not exist yet): they are part of the received log, and, being made after the run judged, they
-/// count even when they are later than as-of.
-pub fn input_files(
-    sent: &[String],
-    received: &[String],
-    replayed: &[String],
-) -> Result<Vec<Input>> {
-    let mut files = Vec::new();
-    for (side, patterns) in [(Side::Sent, sent), (Side::Received, received)] {
-        for path in discover(patterns).with_context(|| format!("{} log", side.as_str()))? {
-            let format = Format::of(&path).context("discover keeps known formats only")?;
-            files.push((side, path, format, false));
-        }
-    }
-    for pattern in replayed {
-        if Path::new(pattern).exists() || pattern.contains(['*', '?', '[']) {
-            for path in discover(std::slice::from_ref(pattern)).unwrap_or_default() {
-                let format = Format::of(&path).context("discover keeps known formats only")?;
-                files.push((Side::Received, path, format, true));
-            }
-        }
-    }
-    Ok(files)
-}
 
 /// Reads both logs, handing every usable event (in file order) to `sink` with the position of
 /// its record (`formats::event_at` reads it again). Fails only when a
