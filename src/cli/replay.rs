@@ -53,7 +53,8 @@ pub struct Args {
     /// A sender's FHIR base: ORGANISATION=URL (wins over the job file and the run's parameters).
     #[arg(long = "sender", value_name = "ORG=URL", value_parser = super::parse_sender_arg)]
     pub senders: Vec<(String, String)>,
-    /// Serve this folder as a loopback FHIR sender and send every request there (demo).
+    /// Serve this folder as a loopback FHIR sender and send every request there (demo). The folder
+    /// is a snapshot of the run's night: the replay then acts at the run's as-of.
     #[arg(long, value_name = "DIR")]
     pub embedded_sender: Option<PathBuf>,
     /// Environment variable holding the key for BSN pseudonyms (HMAC-SHA256).

@@ -243,7 +243,8 @@ pub struct Job {
     pub name: String,
     #[serde(default = "d_tz")]
     pub time_zone: String,
-    /// The sample job: serve `sample-data/` as a loopback FHIR sender (an embedded default).
+    /// The sample job: serve `sample-data/` as a loopback FHIR sender (an embedded default). The
+    /// folder is a snapshot of the run's night, so the replay acts at the run's as-of.
     #[serde(default)]
     pub embedded_sender: Option<PathBuf>,
     #[serde(default)]

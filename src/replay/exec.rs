@@ -152,6 +152,12 @@ pub async fn replay(cfg: &ReplayConfig) -> Result<ReplaySummary> {
         .await
         .map_err(|e| anyhow!("reading the journals failed: {e}"))??
     };
+    // The embedded sender serves a snapshot of the run's night (the sample job, demos): the replay
+    // acts at that night's as-of, so what it may still pull does not depend on the day it runs.
+    let clock = match (&cfg.embedded_sender, cfg.clock_start) {
+        (Some(_), None) => Clock::start(Some(run.as_of)),
+        _ => clock,
+    };
     let plan = plan::items(
         run,
         &outcome,

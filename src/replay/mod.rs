@@ -53,7 +53,8 @@ pub struct ReplayConfig {
     /// `pullrecon/<version>`.
     pub acting_system: Option<String>,
     /// Tests only: the wall-clock instant (UTC microseconds) the replay takes as its start; the
-    /// replay's clock runs on from it. `None` (always, outside tests): the real clock.
+    /// replay's clock runs on from it. `None` (always, outside tests): the real clock, or with an
+    /// `embedded_sender` the run's as-of (the served folder is a snapshot of that night).
     pub clock_start: Option<i64>,
     /// Tests only: a seed for the backoff jitter (None: random).
     pub seed: Option<u64>,
