@@ -1,6 +1,7 @@
 //! `pullrecon reconcile --shard I/N`: the shards of one night together write exactly the rows of
 //! one unsharded run (a group never splits), each into its own part file of the same partitions;
-//! a new shard layout replaces the old one's files and keeps its sibling shards' parts.
+//! a new shard layout replaces the old one's files and keeps its sibling shards' parts; the replay
+//! run once over the shards' output plans what it plans over one unsharded run.
 
 use crate::common::*;
 use crate::tables::{column_bool, column_strings};
@@ -124,6 +125,30 @@ fn four_shards_together_equal_one_unsharded_run() {
         assert!(!want.is_empty());
         assert_eq!(got, want, "{table}");
     }
+
+    // The replay afterwards (cron/: once, over the shared output) plans from the four shards'
+    // runs exactly the items it plans from the one unsharded run.
+    let plan = |out: &Path| -> Vec<String> {
+        let o = bin()
+            .args(["replay", "--dry-run", "--embedded-sender"])
+            .arg(&data)
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert_eq!(o.status.code(), Some(0), "{text}");
+        // The first line names the run planned from; the others are the items and the total.
+        let mut lines: Vec<String> = text.lines().skip(1).map(str::to_owned).collect();
+        lines.sort();
+        lines
+    };
+    let want = plan(&whole);
+    assert!(
+        want.iter().filter(|l| l.trim_start().starts_with("send ")).count() > 40,
+        "{want:?}"
+    );
+    assert_eq!(plan(&sharded), want);
 }
 
 #[test]
