@@ -145,7 +145,10 @@ fn four_shards_together_equal_one_unsharded_run() {
     };
     let want = plan(&whole);
     assert!(
-        want.iter().filter(|l| l.trim_start().starts_with("send ")).count() > 40,
+        want.iter()
+            .filter(|l| l.trim_start().starts_with("send "))
+            .count()
+            > 40,
         "{want:?}"
     );
     assert_eq!(plan(&sharded), want);
