@@ -135,6 +135,14 @@ fn counts(findings: &[crate::checks::Finding]) -> BTreeMap<String, u64> {
     m
 }
 
+/// Frees the model of an analysis once the replay has used it (nothing else holds it by then).
+fn free_model(outcome: &mut std::sync::Arc<Outcome>) {
+    if let Some(o) = std::sync::Arc::get_mut(outcome) {
+        drop(std::mem::take(&mut o.model));
+        crate::process::release_free_memory();
+    }
+}
+
 fn reconcile_detail(o: &Outcome) -> String {
     let r = &o.run;
     format!(
@@ -294,9 +302,9 @@ pub fn execute(spec: &RunSpec, console: &Console) -> RunResult {
     .map(Pseudonymiser::new)
     .and_then(|p| reconcile(&options(spec, p.clone())).map(|o| (o, p)));
     let (mut outcome, pseudonymiser) = match first {
-        Ok(x) => {
-            steps.record("reconcile", StepStatus::Ok, t, reconcile_detail(&x.0));
-            x
+        Ok((o, p)) => {
+            steps.record("reconcile", StepStatus::Ok, t, reconcile_detail(&o));
+            (std::sync::Arc::new(o), p)
         }
         Err(e) => {
             let reason = one_line(&format!("{e:#}"));
@@ -379,6 +387,7 @@ pub fn execute(spec: &RunSpec, console: &Console) -> RunResult {
             run_id: Some(spec.run_id.clone()),
             progress: std::io::stderr().is_terminal() && !console.json && !console.quiet,
             pseudonymiser: Some(pseudonymiser.clone()),
+            analysed: Some(outcome.clone()),
             ..Default::default()
         };
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| replay_latest(&cfg)));
@@ -422,10 +431,13 @@ pub fn execute(spec: &RunSpec, console: &Console) -> RunResult {
             "replay added no events".into(),
         );
     } else {
+        // Only the first analysis's findings and counts are needed from here on (should this
+        // reconcile fail): its model is freed before the second one builds its own.
+        free_model(&mut outcome);
         match reconcile(&options(spec, pseudonymiser)) {
             Ok(o) => {
                 steps.record("reconcile-again", StepStatus::Ok, t, reconcile_detail(&o));
-                outcome = o;
+                outcome = std::sync::Arc::new(o);
             }
             Err(e) => steps.record(
                 "reconcile-again",
@@ -453,7 +465,8 @@ pub fn execute(spec: &RunSpec, console: &Console) -> RunResult {
         tracing::warn!(error = %one_line(&format!("{e:#}")), "cannot record the run in job_runs");
     }
 
-    // 4. report
+    // 4. report (from the tables; the findings and counts are all the rest needs)
+    free_model(&mut outcome);
     let t = now_micros();
     let report_path = job.report_path();
     let mut report_written = None;

@@ -56,6 +56,10 @@ pub struct ReplayConfig {
     /// replay's clock runs on from it. `None` (always, outside tests): the real clock, or with an
     /// `embedded_sender` the run's as-of (the served folder is a snapshot of that night).
     pub clock_start: Option<i64>,
+    /// The latest run's analysis when the caller has just made it (`run`, `backfill`, under the
+    /// same lock): the plan takes it instead of verifying and reading the run's inputs again.
+    /// Ignored unless it is the latest run's.
+    pub analysed: Option<std::sync::Arc<crate::reconcile::Outcome>>,
     /// Tests only: a seed for the backoff jitter (None: random).
     pub seed: Option<u64>,
 }

@@ -34,6 +34,16 @@ pub fn partition_dates(out: &Path, table: &str) -> Vec<String> {
 
 /// Reads every Parquet file of a table (all dates, or one), skipping hidden temporary files.
 pub fn read_table(out: &Path, table: &str, date: Option<&str>) -> Result<Vec<Part>> {
+    read_table_columns(out, table, date, None)
+}
+
+/// `read_table` reading only the named columns that a file has (the others read as absent).
+pub fn read_table_columns(
+    out: &Path,
+    table: &str,
+    date: Option<&str>,
+    columns: Option<&[&str]>,
+) -> Result<Vec<Part>> {
     let dates = match date {
         Some(d) => vec![d.to_owned()],
         None => partition_dates(out, table),
@@ -59,9 +69,18 @@ pub fn read_table(out: &Path, table: &str, date: Option<&str>) -> Result<Vec<Par
         for path in files {
             let f = std::fs::File::open(&path)
                 .with_context(|| format!("cannot open {}", path.display()))?;
-            let df = ParquetReader::new(f)
-                .finish()
-                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            let failed = |e: PolarsError| anyhow::anyhow!("cannot read {}: {e}", path.display());
+            let mut reader = ParquetReader::new(f);
+            if let Some(wanted) = columns {
+                let schema = reader.schema().map_err(failed)?;
+                let present = wanted
+                    .iter()
+                    .filter(|c| schema.contains(c))
+                    .map(|c| (*c).to_owned())
+                    .collect();
+                reader = reader.with_columns(Some(present));
+            }
+            let df = reader.finish().map_err(failed)?;
             parts.push(Part {
                 date: date.clone(),
                 path,
@@ -84,6 +103,28 @@ pub fn strs(df: &DataFrame, name: &str) -> Vec<Option<String>> {
     match c.str() {
         Ok(s) => s.iter().map(|v| v.map(str::to_owned)).collect(),
         Err(_) => vec![None; n],
+    }
+}
+
+/// A text column (anything castable to text) as polars holds it: `TextCol::rows` borrows its
+/// values instead of copying them (a table of millions of rows is read this way).
+pub struct TextCol(Option<Column>);
+
+impl TextCol {
+    pub fn new(df: &DataFrame, name: &str) -> Self {
+        TextCol(
+            df.column(name)
+                .ok()
+                .and_then(|c| c.cast(&DataType::String).ok()),
+        )
+    }
+
+    /// The values, row by row; all null when the column is absent.
+    pub fn rows(&self, n: usize) -> Vec<Option<&str>> {
+        match self.0.as_ref().and_then(|c| c.str().ok()) {
+            Some(s) => s.iter().collect(),
+            None => vec![None; n],
+        }
     }
 }
 

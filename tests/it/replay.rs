@@ -541,6 +541,48 @@ fn a_changed_or_missing_input_stops_the_replay() {
     assert_eq!(r.status.code(), Some(2));
 }
 
+/// `run` hands the replay its first reconcile's analysis instead of letting it hash and read the
+/// inputs again: the plan is the same line for line, it is taken even once an input has changed
+/// (it is the analysis of what was read), and an analysis of another run is not taken.
+#[tokio::test]
+async fn a_handed_over_analysis_plans_what_reading_the_inputs_again_plans() {
+    let dir = tempfile::tempdir().unwrap();
+    let senders = [(ORG_A, "https://fhir.a.example/fhir")];
+    let notices = [Notice::new(1), Notice::new(2), Notice::new(3)];
+    let (out, outcome) = story(dir.path(), &notices, &senders);
+    let mut cfg = config(&out);
+    cfg.dry_run = true;
+    let read_again = replay(&cfg).await.text;
+    assert!(read_again.contains("items: "), "{read_again}");
+    let first_line = |t: &str| t.lines().next().unwrap_or_default().to_owned();
+    assert!(first_line(&read_again).contains(&outcome.run.run_id));
+
+    let analysed = std::sync::Arc::new(outcome);
+    let handed = ReplayConfig {
+        analysed: Some(analysed.clone()),
+        ..cfg.clone()
+    };
+    assert_eq!(replay(&handed).await.text, read_again);
+
+    // An input changes: reading it again is refused, the analysis made before is still taken.
+    let received = dir.path().join("received.ndjson");
+    let mut text = std::fs::read_to_string(&received).unwrap();
+    text.push('\n');
+    std::fs::write(&received, &text).unwrap();
+    let err = format!("{:#}", replay_latest_async(&cfg).await.unwrap_err());
+    assert!(err.contains("changed since the run"), "{err}");
+    assert_eq!(replay(&handed).await.text, read_again);
+
+    // A newer run in the folder: the analysis of the older one is not taken.
+    let (sent, received) = (dir.path().join("sent.ndjson"), received);
+    reconcile(&options(&sent, &received, &out)).unwrap();
+    let newer = replay(&handed).await.text;
+    assert!(
+        !first_line(&newer).contains(&analysed.run.run_id),
+        "{newer}"
+    );
+}
+
 /// The sample day replayed against the embedded sender serving `sample-data/sender/`.
 #[tokio::test]
 async fn the_sample_replays_against_the_embedded_sender() {
