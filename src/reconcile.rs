@@ -88,8 +88,6 @@ pub fn now_micros() -> i64 {
 pub fn reconcile(opts: &Options) -> Result<Outcome> {
     let mut outcome = analyse(opts)?;
     write_tables(opts, &mut outcome)?;
-    // The tables' batches are freed; what follows (`run`'s replay) starts from what is in use.
-    crate::process::release_free_memory();
     Ok(outcome)
 }
 

@@ -303,6 +303,8 @@ pub fn execute(spec: &RunSpec, console: &Console) -> RunResult {
     .and_then(|p| reconcile(&options(spec, p.clone())).map(|o| (o, p)));
     let (mut outcome, pseudonymiser) = match first {
         Ok((o, p)) => {
+            // The tables' batches are freed: the replay starts from what is in use.
+            crate::process::release_free_memory();
             steps.record("reconcile", StepStatus::Ok, t, reconcile_detail(&o));
             (std::sync::Arc::new(o), p)
         }
