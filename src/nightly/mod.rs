@@ -78,6 +78,10 @@ fn fingerprint(dir: &Path) -> Vec<(String, u64, Option<std::time::SystemTime>)> 
                 .flatten()
                 .filter_map(|e| {
                     let m = e.metadata().ok()?;
+                    // An empty log (a replay that logged nothing) adds no events.
+                    if m.len() == 0 {
+                        return None;
+                    }
                     Some((
                         e.file_name().to_string_lossy().into_owned(),
                         m.len(),

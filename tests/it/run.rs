@@ -190,6 +190,28 @@ fn job_runs(out: &Path) -> Vec<(String, String, String, Option<String>, i64)> {
     v
 }
 
+/// The second night over the same folder: the replay has only the parked item left, logs
+/// nothing, and the second reconcile (a full reading at scale) is skipped.
+#[test]
+fn a_replay_that_logs_nothing_skips_the_second_reconcile() {
+    let s = sample_job("");
+    let first = stdout(&s.run(&[]));
+    assert!(
+        first.contains("[3/5] reconcile-again  ok       30 findings"),
+        "{first}"
+    );
+    let o = s.run(&[]);
+    let second = stdout(&o);
+    assert_eq!(o.status.code(), Some(3), "{second}");
+    for want in [
+        "[1/5] reconcile        ok       30 findings",
+        "[2/5] replay           ok       1 planned, 0 succeeded, 0 failed, 1 parked",
+        "[3/5] reconcile-again  skipped  replay added no events",
+    ] {
+        assert!(second.contains(want), "{want}\n{second}");
+    }
+}
+
 #[test]
 fn the_sample_job_runs_every_step_under_one_run_id() {
     let s = sample_job("");
