@@ -20,35 +20,13 @@
 #        PULLRECON_BENCH_RUNS=1 bench/reconcile.sh 2000000
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pullrecon-target}"
 sizes=("$@")
 if [ ${#sizes[@]} -eq 0 ]; then sizes=(200000 2000000); fi
-data_root="${PULLRECON_BENCH_DATA:-$HOME/.cache/pullrecon-bench}"
-seed="${PULLRECON_BENCH_SEED:-1}"
 runs="${PULLRECON_BENCH_RUNS:-3}"
-venv="${PULLRECON_VENV:-$HOME/.cache/pullrecon-venv}"
-if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
-py="$venv/bin/python"
-"$py" -m pip install --quiet --disable-pip-version-check "$(grep '^duckdb==' scripts/requirements-test.txt)"
-
-cargo build --quiet --release --locked
-bin="$CARGO_TARGET_DIR/release/pullrecon"
-results=bench/results
-mkdir -p "$results" "$data_root"
+. bench/data.sh
 
 for n in "${sizes[@]}"; do
-  dir="$data_root/n$n-seed$seed"
-  stamp="$("$bin" --version) seed=$seed"
-  if [ ! -f "$dir/expected.json" ] || [ "$(cat "$dir/.generator" 2>/dev/null)" != "$stamp" ]; then
-    echo "== generating $n notifications into $dir"
-    rm -rf "$dir"
-    "$bin" generate --out "$dir" --notifications "$n" --seed "$seed" -q
-    echo "$stamp" > "$dir/.generator"
-  fi
-  read -r as_of grace lookback push_sla < <("$py" -c '
-import json, sys
-e = json.load(open(sys.argv[1]))
-print(e["as_of"], e["grace"], e["lookback"], e["push_sla"])' "$dir/expected.json")
+  bench_data "$n"
   rm -f "$results"/reconcile-"$n"-*.json
   rm -rf "$dir/out"
   size="$(du -sh "$dir" | cut -f1)"
