@@ -328,6 +328,14 @@ impl Model {
         self.index.get(id).and_then(|&i| self.notifications.get(i))
     }
 
+    /// A notification materialised for one use and not kept: `get` keeps what it materialises
+    /// (the tables and checks read each notification more than once); the replay's plan reads a
+    /// few of them once each.
+    pub fn get_once(&self, id: &str) -> Option<Notification> {
+        let &i = self.index.get(id)?;
+        Some(self.core.materialise(*self.core.order.get(i)?))
+    }
+
     pub(crate) fn core(&self) -> &Core {
         &self.core
     }

@@ -412,8 +412,8 @@ pub fn items(
     taken.sort();
     for (id, category) in taken {
         let category = NOTIFICATION_LEVEL.iter().find(|c| *c == category);
-        let n = model.index.get(id).map(|&i| &model.notifications[i]);
-        if let (Some(category), Some(n)) = (category, n)
+        let n = model.get_once(id);
+        if let (Some(category), Some(n)) = (category, &n)
             && n.replayable(run.as_of)
             && n.expected.iter().any(|e| !n.succeeded(&e.request))
         {
@@ -421,9 +421,10 @@ pub fn items(
         }
     }
     for (id, category, request) in causes {
-        let Some(n) = model.index.get(id).map(|&i| &model.notifications[i]) else {
+        let Some(n) = model.get_once(id) else {
             continue;
         };
+        let n = &n;
         let succeeded = |r: &str| n.pulls.get(r).is_some_and(|p| p.succeeded_at.is_some());
         let ni = *notif_index.entry(id.to_owned()).or_insert_with(|| {
             notifs.push(Notif {
