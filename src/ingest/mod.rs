@@ -304,6 +304,14 @@ pub fn ingest(
                 Job::Whole { .. } => (0, 0),
             };
             let account = &mut accounts[f];
+            // Which of the batch's events are new lines, looked up together (`Seen::insert_all`).
+            let hashes: Vec<u64> = msg
+                .recs
+                .iter()
+                .filter(|r| r.result.is_ok())
+                .map(|r| r.hash)
+                .collect();
+            let mut fresh = seen[side as usize].insert_all(&hashes).into_iter();
             for rec in msg.recs {
                 account.rows += 1;
                 let line = base + rec.line;
@@ -318,7 +326,7 @@ pub fn ingest(
                         });
                     }
                     Ok(event) => {
-                        if !seen[side as usize].insert(rec.hash) {
+                        if !fresh.next().unwrap_or(true) {
                             account.duplicates += 1;
                             out.duplicates += 1;
                         } else if event.ts > window.to && !files[f].3 {
