@@ -25,7 +25,7 @@ impl Seen {
     }
 
     /// Whether `hash` is new (and now seen).
-    pub(super) fn insert(&mut self, hash: u64) -> bool {
+    fn insert(&mut self, hash: u64) -> bool {
         self.0[(hash >> 56) as usize].insert(hash)
     }
 

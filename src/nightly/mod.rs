@@ -139,7 +139,7 @@ fn counts(findings: &[crate::checks::Finding]) -> BTreeMap<String, u64> {
     m
 }
 
-/// Frees the model of an analysis once the replay has used it (nothing else holds it by then).
+/// Frees the model of an analysis that nothing reads any more (the replay holds no copy by then).
 fn free_model(outcome: &mut std::sync::Arc<Outcome>) {
     if let Some(o) = std::sync::Arc::get_mut(outcome) {
         drop(std::mem::take(&mut o.model));
@@ -427,6 +427,10 @@ pub fn execute(spec: &RunSpec, console: &Console) -> RunResult {
         }
     }
 
+    // The replay was the model's last reader: the findings and counts are all the rest needs
+    // (those of the first analysis, should the second reconcile fail).
+    free_model(&mut outcome);
+
     // 3. reconcile again, with what replay pulled
     let t = now_micros();
     if fingerprint(&replayed) == before {
@@ -437,13 +441,11 @@ pub fn execute(spec: &RunSpec, console: &Console) -> RunResult {
             "replay added no events".into(),
         );
     } else {
-        // Only the first analysis's findings and counts are needed from here on (should this
-        // reconcile fail): its model is freed before the second one builds its own.
-        free_model(&mut outcome);
         match reconcile(&options(spec, pseudonymiser)) {
             Ok(o) => {
                 steps.record("reconcile-again", StepStatus::Ok, t, reconcile_detail(&o));
                 outcome = std::sync::Arc::new(o);
+                free_model(&mut outcome);
             }
             Err(e) => steps.record(
                 "reconcile-again",
@@ -471,8 +473,7 @@ pub fn execute(spec: &RunSpec, console: &Console) -> RunResult {
         tracing::warn!(error = %one_line(&format!("{e:#}")), "cannot record the run in job_runs");
     }
 
-    // 4. report (from the tables; the findings and counts are all the rest needs)
-    free_model(&mut outcome);
+    // 4. report (from the tables)
     let t = now_micros();
     let report_path = job.report_path();
     let mut report_written = None;

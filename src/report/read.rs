@@ -93,17 +93,11 @@ pub fn read_table_columns(
 
 /// A text column (anything castable to text); all null when the column is absent.
 pub fn strs(df: &DataFrame, name: &str) -> Vec<Option<String>> {
-    let n = df.height();
-    let Ok(c) = df.column(name) else {
-        return vec![None; n];
-    };
-    let Ok(c) = c.cast(&DataType::String) else {
-        return vec![None; n];
-    };
-    match c.str() {
-        Ok(s) => s.iter().map(|v| v.map(str::to_owned)).collect(),
-        Err(_) => vec![None; n],
-    }
+    TextCol::new(df, name)
+        .rows(df.height())
+        .into_iter()
+        .map(|v| v.map(str::to_owned))
+        .collect()
 }
 
 /// A text column (anything castable to text) as polars holds it: `TextCol::rows` borrows its
