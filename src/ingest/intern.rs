@@ -73,8 +73,8 @@ impl Default for Sym {
 
 const SHARD_BITS: u32 = 6;
 const SHARDS: usize = 1 << SHARD_BITS;
-// The shard comes from the middle bits of a text's hash: the table within a shard uses the low
-// bits (position) and the top seven (tag), which must vary among the shard's entries.
+// The shard comes from bits 32.. of a text's hash; the table within a shard sees only the low 32
+// bits (`table_hash`), which vary among the shard's entries.
 /// The top bit of a span's length marks a compact uuid entry.
 const COMPACT: u32 = 1 << 31;
 const UUID_MARK: &str = "urn:uuid:";
@@ -86,9 +86,24 @@ struct Span {
     len: u32,
 }
 
+/// A table entry: the entry's number in its shard and the low 32 bits of its key's hash, from
+/// which the table's own hash is rebuilt (`table_hash`). Growing the table then needs no look at
+/// the texts, and a lookup passes over entries whose bits differ without reading their key.
+#[derive(Clone, Copy)]
+struct Slot {
+    local: u32,
+    bits: u32,
+}
+
+/// The hash the table sees for a key's hash: its low 32 bits, twice (the table takes positions
+/// from the low bits and a tag from the top seven). The shard is chosen by bits above these.
+fn table_hash(bits: u32) -> u64 {
+    (u64::from(bits) << 32) | u64::from(bits)
+}
+
 #[derive(Default)]
 struct Shard {
-    table: HashTable<u32>,
+    table: HashTable<Slot>,
     spans: Vec<Span>,
     /// Texts (slicing a `String` needs no UTF-8 check).
     text: String,
@@ -130,7 +145,12 @@ impl Shard {
     }
 
     fn find(&self, hash: u64, key: &Key) -> Option<u32> {
-        self.table.find(hash, |&l| self.equals(l, key)).copied()
+        let bits = hash as u32;
+        self.table
+            .find(table_hash(bits), |s| {
+                s.bits == bits && self.equals(s.local, key)
+            })
+            .map(|s| s.local)
     }
 
     fn insert(&mut self, hash: u64, key: &Key) -> u32 {
@@ -149,19 +169,13 @@ impl Shard {
         };
         let local = self.spans.len() as u32;
         self.spans.push(Span { start, len });
-        let Shard {
-            table,
-            spans,
-            text,
-            bytes,
-        } = self;
-        table.insert_unique(hash, local, |&l| rehash(spans[l as usize], text, bytes));
+        let bits = hash as u32;
+        self.table
+            .insert_unique(table_hash(bits), Slot { local, bits }, |s| {
+                table_hash(s.bits)
+            });
         local
     }
-}
-
-fn rehash(s: Span, text: &str, bytes: &[u8]) -> u64 {
-    key_at(s, text, bytes).hash()
 }
 
 /// The key an entry stores: its text, or its prefix symbol and uuid.
@@ -439,7 +453,7 @@ impl Interner {
                     s.text.capacity()
                         + s.bytes.capacity()
                         + s.spans.capacity() * 8
-                        + s.table.capacity() * 5
+                        + s.table.capacity() * 9
                 })
             })
             .sum()

@@ -15,7 +15,8 @@ struct ReqRow<'a> {
     /// The notification: its symbol, or (a pull of a notification neither log notified) its text.
     notification: Result<Sym, &'a str>,
     known: bool,
-    request: Cow<'a, str>,
+    /// The request: its symbol (text read while the column is built), or its redacted text.
+    request: Result<Sym, Cow<'a, str>>,
     kind: Option<&'static str>,
     source: Option<&'static str>,
     code: Option<Cow<'a, str>>,
@@ -34,17 +35,6 @@ pub fn requests_table<'a>(run: &'a RunRecord, m: &'a Model) -> Batched<'a> {
     let chunks = c.order.len().div_ceil(BATCH / 4);
     let per_notification = move |ids: &[u32]| {
         let mut rows = Vec::new();
-        // Whether a request holds "bsn" (then it is redacted), once per request.
-        let mut bsn_in: crate::ingest::intern::SymMap<Sym, bool> = Default::default();
-        let mut request_text = |r: Sym| -> Cow<'_, str> {
-            let t = c.s(r);
-            let has = *bsn_in.entry(r).or_insert_with(|| {
-                t.as_bytes()
-                    .windows(3)
-                    .any(|w| w.eq_ignore_ascii_case(b"bsn"))
-            });
-            if has { Cow::Owned(redact_bsn(&t)) } else { t }
-        };
         for &i in ids {
             let n = &c.slots[i as usize];
             let id = Ok(n.id);
@@ -54,7 +44,7 @@ pub fn requests_table<'a>(run: &'a RunRecord, m: &'a Model) -> Batched<'a> {
                 rows.push(ReqRow {
                     notification: id,
                     known: true,
-                    request: request_text(r.request),
+                    request: Ok(r.request),
                     kind: Some(r.kind.as_str()),
                     source: Some(r.source.as_str()),
                     code: text(c, r.code),
@@ -73,7 +63,7 @@ pub fn requests_table<'a>(run: &'a RunRecord, m: &'a Model) -> Batched<'a> {
                 rows.push(ReqRow {
                     notification: id,
                     known: true,
-                    request: request_text(s.request),
+                    request: Ok(s.request),
                     kind: Some(s.interaction.as_str()),
                     source: None,
                     code: None,
@@ -95,7 +85,7 @@ pub fn requests_table<'a>(run: &'a RunRecord, m: &'a Model) -> Batched<'a> {
             .map(|sp| ReqRow {
                 notification: Err(sp.notification.as_str()),
                 known: false,
-                request: redacted(&sp.request),
+                request: Err(redacted(&sp.request)),
                 kind: None,
                 source: None,
                 code: None,
@@ -124,8 +114,19 @@ pub fn requests_table<'a>(run: &'a RunRecord, m: &'a Model) -> Batched<'a> {
 
 fn requests_batch(run: &RunRecord, c: &Core, rows: &[ReqRow]) -> Result<DataFrame> {
     let mut last = LastText::default();
+    let ids: Vec<Sym> = rows
+        .iter()
+        .map(|r| r.notification.unwrap_or(Sym::NONE))
+        .collect();
+    let requests: Vec<Sym> = rows
+        .iter()
+        .map(|r| r.request.as_ref().map_or(Sym::NONE, |s| *s))
+        .collect();
+    // Whether a request holds "bsn" (then it is redacted), once per request.
+    let mut bsn_in: crate::ingest::intern::SymMap<Sym, bool> = Default::default();
     base("requests", run, rows.len())
         .text_with("notification", rows.len(), |k, buf| {
+            c.strings.prefetch_ahead(&ids, k);
             match rows[k].notification {
                 Ok(id) => last.push_to(&c.strings, id, buf),
                 Err(text) => buf.push_str(text),
@@ -133,7 +134,25 @@ fn requests_batch(run: &RunRecord, c: &Core, rows: &[ReqRow]) -> Result<DataFram
             true
         })
         .flags("notification_known", rows.iter().map(|r| r.known))
-        .text("request", rows.iter().map(|r| Some(r.request.as_ref())))
+        .text_with("request", rows.len(), |k, buf| {
+            c.strings.prefetch_ahead(&requests, k);
+            match &rows[k].request {
+                Ok(r) => {
+                    c.strings.push_to(*r, buf);
+                    let has = *bsn_in.entry(*r).or_insert_with(|| {
+                        buf.as_bytes()
+                            .windows(3)
+                            .any(|w| w.eq_ignore_ascii_case(b"bsn"))
+                    });
+                    if has {
+                        let redacted_text = redact_bsn(buf);
+                        *buf = redacted_text;
+                    }
+                }
+                Err(text) => buf.push_str(text),
+            }
+            true
+        })
         .text("kind", rows.iter().map(|r| r.kind))
         .text("source", rows.iter().map(|r| r.source))
         .text("input_code", rows.iter().map(|r| r.code.as_deref()))

@@ -57,6 +57,7 @@ impl Table {
     pub fn syms(self, col: &str, strings: &Strings, values: Vec<Sym>) -> Self {
         let mut last = LastText::default();
         self.text_with(col, values.len(), |k, buf| {
+            strings.prefetch_ahead(&values, k);
             let v = values[k];
             v.is_some() && {
                 last.push_to(strings, v, buf);

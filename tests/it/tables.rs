@@ -297,3 +297,85 @@ fn outputs_are_not_world_readable() {
         assert_eq!(parent & 0o007, 0);
     }
 }
+
+/// A request that names the patient by BSN is written with the value redacted, whichever way
+/// the row comes: an expected request, another pull of a known notification, or a pull of a
+/// notification neither log notified. Requests without a BSN are written as they are. (Request
+/// keys are redacted when read and the table redacts again; the test fails only when neither
+/// does, which is what matters to the reader of the table.)
+#[test]
+fn requests_naming_a_bsn_are_written_redacted() {
+    const BSN: &str = "999999990";
+    let search = format!("Patient?identifier=http://fhir.nl/fhir/NamingSystem/bsn%7C{BSN}");
+    let other = format!("Condition?patient.identifier=http://fhir.nl/fhir/NamingSystem/bsn|{BSN}");
+    let mut t = task(
+        "6128cfe7-0e89-4d37-ba90-e4ca3b3fcbbe",
+        "0d0c8e2f-52f0-4bba-9b1a-000000000001",
+    );
+    t["input"][2]["valueString"] = serde_json::json!(search);
+    let id = "6128cfe7-0e89-4d37-ba90-e4ca3b3fcbbe";
+    let stray = "7aa0e1b1-0000-4000-8000-000000000002";
+    let story = Story::new()
+        .healthy(id, &t)
+        .received(pull(
+            "2026-11-19T09:02:00Z",
+            "search",
+            Some(200),
+            id,
+            &search,
+        ))
+        .received(pull(
+            "2026-11-19T09:03:00Z",
+            "search",
+            Some(200),
+            id,
+            &other,
+        ))
+        .received(pull(
+            "2026-11-19T09:04:00Z",
+            "search",
+            Some(200),
+            stray,
+            &other,
+        ));
+    let dir = tempfile::tempdir().unwrap();
+    let (s, r) = story.write(dir.path());
+    let out = dir.path().join("out");
+    reconcile(&options(&s, &r, &out)).unwrap();
+    let batches = read_batches(&parquet_files(&out.join("requests"))[0]);
+    let mut requests: Vec<(String, bool)> = Vec::new();
+    for b in &batches {
+        let texts = column_strings(b, "request");
+        let known = column_bool(b, "notification_known");
+        for (t, k) in texts.into_iter().zip(known) {
+            requests.push((t.unwrap(), k.unwrap()));
+        }
+    }
+    assert!(
+        requests.iter().all(|(t, _)| !t.contains(BSN)),
+        "{requests:?}"
+    );
+    let redacted = |known: bool, text: &str| requests.iter().any(|(t, k)| *k == known && t == text);
+    assert!(
+        redacted(
+            true,
+            "Patient?identifier=http://fhir.nl/fhir/NamingSystem/bsn%7C[bsn]"
+        ),
+        "{requests:?}"
+    );
+    assert!(
+        redacted(
+            true,
+            "Condition?patient.identifier=http://fhir.nl/fhir/NamingSystem/bsn%7C[bsn]"
+        ),
+        "{requests:?}"
+    );
+    assert!(
+        redacted(
+            false,
+            "Condition?patient.identifier=http://fhir.nl/fhir/NamingSystem/bsn%7C[bsn]"
+        ),
+        "{requests:?}"
+    );
+    assert!(redacted(true, READ), "{requests:?}");
+}
