@@ -135,15 +135,24 @@ pub fn pull_event(
 }
 
 /// The `notify` event line for a notification the replay takes in.
-pub fn notify_event(ts: i64, task: &Value) -> String {
-    json!({
-        "ts": crate::time::format_ts(ts),
-        "interaction": "notify",
-        "status": null,
-        "task": task,
-        "replayed_by": "pullrecon",
+pub fn notify_event(ts: i64, task: &serde_json::value::RawValue) -> String {
+    /// The line, its Task copied as it is (`json!` would parse it into a tree first).
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        interaction: &'static str,
+        replayed_by: &'static str,
+        status: Option<u16>,
+        task: &'a serde_json::value::RawValue,
+        ts: String,
+    }
+    serde_json::to_string(&Line {
+        interaction: "notify",
+        replayed_by: "pullrecon",
+        status: None,
+        task,
+        ts: crate::time::format_ts(ts),
     })
-    .to_string()
+    .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -172,6 +181,14 @@ mod tests {
             let back = crate::fhir::task::parse_task(&text).unwrap();
             assert_eq!(back.requests, t.requests);
         }
+        // The replayed notify line carries that Task as it is, beside the contract's fields.
+        let raw = serde_json::value::to_raw_value(&notify_task(&t)).unwrap();
+        let line: Value = serde_json::from_str(&notify_event(1_763_625_600_000_000, &raw)).unwrap();
+        assert_eq!(line["interaction"], "notify");
+        assert_eq!(line["status"], Value::Null);
+        assert_eq!(line["replayed_by"], "pullrecon");
+        assert_eq!(line["ts"], "2025-11-20T08:00:00Z");
+        assert_eq!(line["task"], notify_task(&t));
         let n = crate::fhir::task::parse_task(&notify_task(&t).to_string()).unwrap();
         assert_eq!(n.identifier, t.identifier);
         assert_eq!(n.group, t.group);

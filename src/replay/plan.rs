@@ -81,8 +81,10 @@ pub struct Notif {
     /// The log's `sender_base` (for normalising the Workflow Task's inputs).
     pub log_base: Option<String>,
     /// For a notification-level finding: the Task (without `for` and authorization-base) of the
-    /// `notify` event the replay writes once it acts on the notification.
-    pub notify_task: Option<Value>,
+    /// `notify` event the replay writes once it acts on the notification, as JSON text (a
+    /// parsed JSON tree of a Task takes several times the memory, for each of tens of
+    /// thousands of notifications).
+    pub notify_task: Option<Box<serde_json::value::RawValue>>,
     /// The landing file's name (a hash).
     pub landing: String,
     pub route: Route,
@@ -454,7 +456,8 @@ pub fn items(
             && notifs[ni].notify_task.is_none()
             && !taken_over.contains_key(id)
         {
-            notifs[ni].notify_task = Some(super::events::notify_task(&n.task));
+            notifs[ni].notify_task =
+                serde_json::value::to_raw_value(&super::events::notify_task(&n.task)).ok();
         }
         let wanted: Vec<&crate::model::ExpectedRequest> = match request {
             Some(r) => n.expected.iter().filter(|e| e.request == r).collect(),
