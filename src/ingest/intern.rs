@@ -11,6 +11,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 mod strings;
 pub use strings::Strings;
+pub(crate) use strings::prefetch;
 
 /// An interned string. `Sym::NONE` stands for "absent".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

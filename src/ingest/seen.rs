@@ -104,14 +104,7 @@ impl Part {
         if self.slots.is_empty() {
             return;
         }
-        #[cfg(target_arch = "x86_64")]
-        {
-            let p = self.slots[self.home(hash)..].as_ptr();
-            // SAFETY: a prefetch only hints the cache; `p` points into `slots`.
-            unsafe {
-                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
-            }
-        }
+        super::intern::prefetch(self.slots[self.home(hash)..].as_ptr().cast());
     }
 }
 

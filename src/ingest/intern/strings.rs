@@ -5,7 +5,7 @@ use super::{Interner, Key, Span, Sym, UUID_MARK, key_at, split, write_uuid};
 use std::borrow::Cow;
 
 /// A hint to the cache; does nothing where there is no such instruction.
-fn prefetch(p: *const u8) {
+pub(crate) fn prefetch(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch only hints the cache and never faults.
     unsafe {

@@ -91,14 +91,20 @@ impl Builder {
             workflows: &self.workflows,
         };
         const BLOCK: usize = 4096;
+        const AHEAD: usize = 4;
         let blocks: Vec<BlockOut> = self
             .slots
             .par_chunks_mut(BLOCK)
             // One memo of request keys per worker, kept across its blocks.
             .map_init(SymMap::<u64, Sym>::default, |memo, chunk| {
                 let mut out = BlockOut::default();
-                for n in chunk.iter_mut() {
-                    finish_slot(n, &ctx, memo, &mut out);
+                for k in 0..chunk.len() {
+                    // The first pull, BSN and input of a notification a few on: at millions of
+                    // notifications each is a miss that would otherwise be waited for in turn.
+                    if let Some(a) = chunk.get(k + AHEAD) {
+                        ctx.prefetch(a);
+                    }
+                    finish_slot(&mut chunk[k], &ctx, memo, &mut out);
                 }
                 out
             })
