@@ -306,10 +306,17 @@ fn notifications_batch(
         .finish()
 }
 
+/// Whether a request mentions "bsn" at all (only then can it hold a BSN to redact).
+fn mentions_bsn(request: &str) -> bool {
+    request
+        .as_bytes()
+        .windows(3)
+        .any(|w| w.eq_ignore_ascii_case(b"bsn"))
+}
+
 /// A request as written to a table: BSN values redacted (text without "bsn" is left as it is).
 fn redacted(request: &str) -> Cow<'_, str> {
-    let b = request.as_bytes();
-    if b.windows(3).any(|w| w.eq_ignore_ascii_case(b"bsn")) {
+    if mentions_bsn(request) {
         Cow::Owned(redact_bsn(request))
     } else {
         Cow::Borrowed(request)

@@ -2,7 +2,7 @@
 //! other pull logged, then the pulls of notifications neither log notified; request text with
 //! BSN values redacted.
 
-use super::{BATCH, Batched, LastText, RunRecord, base, part, redacted, text};
+use super::{BATCH, Batched, LastText, RunRecord, base, mentions_bsn, part, redacted, text};
 use crate::fhir::request::redact_bsn;
 use crate::ingest::intern::Sym;
 use crate::model::{Core, Model, unst};
@@ -139,14 +139,8 @@ fn requests_batch(run: &RunRecord, c: &Core, rows: &[ReqRow]) -> Result<DataFram
             match &rows[k].request {
                 Ok(r) => {
                     c.strings.push_to(*r, buf);
-                    let has = *bsn_in.entry(*r).or_insert_with(|| {
-                        buf.as_bytes()
-                            .windows(3)
-                            .any(|w| w.eq_ignore_ascii_case(b"bsn"))
-                    });
-                    if has {
-                        let redacted_text = redact_bsn(buf);
-                        *buf = redacted_text;
+                    if *bsn_in.entry(*r).or_insert_with(|| mentions_bsn(buf)) {
+                        *buf = redact_bsn(buf);
                     }
                 }
                 Err(text) => buf.push_str(text),

@@ -88,7 +88,7 @@ impl Strings {
     /// Asks the memory for where `sym`'s entry is kept, ahead of `prefetch_entry` and of the
     /// reading: a table column reads symbols in an order of its own, and at scale each reading
     /// would otherwise wait for two misses (the span, then the text).
-    pub fn prefetch_span(&self, sym: Sym) {
+    fn prefetch_span(&self, sym: Sym) {
         if sym.is_none() {
             return;
         }
@@ -103,7 +103,7 @@ impl Strings {
     }
 
     /// Asks the memory for `sym`'s text or uuid entry (its span fetched by `prefetch_span`).
-    pub fn prefetch_entry(&self, sym: Sym) {
+    fn prefetch_entry(&self, sym: Sym) {
         if sym.is_none() {
             return;
         }
