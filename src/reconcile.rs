@@ -52,6 +52,8 @@ pub struct Outcome {
     pub model: Model,
     /// The accounts of the input files, and the records set aside.
     pub files: Vec<InputFile>,
+    /// The files' sha256, still being worked out (`write_tables` puts them in `files`).
+    pub digests: Option<ingest::Digests>,
     pub rejects: Vec<Reject>,
 }
 
@@ -144,6 +146,7 @@ pub fn analyse(opts: &Options) -> Result<Outcome> {
     )?;
     let Ingested {
         files,
+        digests,
         rejects,
         duplicates,
         after_as_of,
@@ -229,19 +232,18 @@ pub fn analyse(opts: &Options) -> Result<Outcome> {
         written: Vec::new(),
         model,
         files,
+        digests,
         rejects,
     })
 }
 
-/// Writes the run's tables; `runs` last, so a run is listed only once all its tables are in place.
+/// Writes the run's tables; `input_files` once the inputs' digests are done (they are worked out
+/// while the other tables are written), and `runs` last, so a run is listed only once all its
+/// tables are in place.
 fn write_tables(opts: &Options, o: &mut Outcome) -> Result<()> {
     let p = &opts.pseudonymiser;
     let (run, model, findings, files) = (&o.run, &o.model, &o.findings, &o.files);
     let tables_out = vec![
-        (
-            "input_files",
-            TableData::Frame(tables::input_files_table(run, files)?),
-        ),
         (
             "notifications",
             TableData::Batches(tables::notifications_table(run, model, p)),
@@ -265,6 +267,23 @@ fn write_tables(opts: &Options, o: &mut Outcome) -> Result<()> {
     ];
     let mut written = tables::write_all(&opts.out, run, opts.shard, tables_out)
         .with_context(|| format!("cannot write the tables under {}", opts.out.display()))?;
+    if let Some(digests) = o.digests.take() {
+        for (f, sha) in o.files.iter_mut().zip(digests.finish()?) {
+            f.sha256 = sha;
+        }
+    }
+    written.extend(
+        tables::write_all(
+            &opts.out,
+            &o.run,
+            opts.shard,
+            vec![(
+                "input_files",
+                TableData::Frame(tables::input_files_table(&o.run, &o.files)?),
+            )],
+        )
+        .with_context(|| format!("cannot write the tables under {}", opts.out.display()))?,
+    );
     o.run.finished_at = now_micros();
     // `runs` goes last: a run is listed only once all its tables are in place.
     written.extend(
@@ -272,7 +291,10 @@ fn write_tables(opts: &Options, o: &mut Outcome) -> Result<()> {
             &opts.out,
             &o.run,
             opts.shard,
-            vec![("runs", TableData::Frame(tables::runs_table(&o.run, files)?))],
+            vec![(
+                "runs",
+                TableData::Frame(tables::runs_table(&o.run, &o.files)?),
+            )],
         )
         .with_context(|| format!("cannot write the tables under {}", opts.out.display()))?,
     );

@@ -12,6 +12,8 @@
 //! Which files a run reads is `files.rs`; the duplicate-line set is `seen.rs`.
 
 pub mod compact;
+mod digests;
+pub use digests::Digests;
 pub mod event;
 mod files;
 mod formats;
@@ -37,7 +39,7 @@ use intern::Interner;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, mpsc};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 
 /// The account of one input file, as the `runs` and `input_files` tables show it.
 #[derive(Debug, Clone)]
@@ -75,7 +77,9 @@ pub struct Window {
 /// What reading both logs gave, besides the events handed to the sink.
 #[derive(Debug, Default)]
 pub struct Ingested {
+    /// The accounts of the input files, their `sha256` still empty: `digests` works them out.
     pub files: Vec<InputFile>,
+    pub digests: Option<Digests>,
     pub rejects: Vec<Reject>,
     pub duplicates: u64,
     pub after_as_of: u64,
@@ -98,12 +102,6 @@ impl Job {
             Job::Chunk { file, .. } | Job::Whole { file } => *file,
         }
     }
-}
-
-/// Work for a parsing thread: an ordered job, or a file's sha256 (not ordered).
-enum Work {
-    Ordered(usize),
-    Sha(u32),
 }
 
 /// A batch of records of one job.
@@ -156,19 +154,22 @@ pub fn ingest(
             None
         });
     }
-    // Whole files (for the sha256); parsing skips a byte-order mark.
-    let data: Vec<&[u8]> = maps.iter().map(|m| m.as_deref().unwrap_or(&[])).collect();
+    // The digests are worked out beside the parse, from the same mapped bytes.
+    let mapped = Arc::new(digests::Files::new(
+        files.iter().map(|(_, p, f, _)| (p.clone(), *f)).collect(),
+        maps,
+    ));
+    let digests = Digests::start(Arc::clone(&mapped));
+    // Whole files; parsing skips a byte-order mark.
+    let data: Vec<&[u8]> = (0..files.len()).map(|f| mapped.data(f)).collect();
 
     let mut jobs = Vec::new();
-    let mut work = Vec::new();
     for (f, (_, _, format, _)) in files.iter().enumerate() {
-        work.push(Work::Sha(f as u32));
         if *format == Format::Ndjson {
             let text = formats::strip_bom(data[f]);
             let base = text.as_ptr() as usize;
             for c in formats::chunks(text) {
                 let start = c.as_ptr() as usize - base;
-                work.push(Work::Ordered(jobs.len()));
                 jobs.push(Job::Chunk {
                     file: f as u32,
                     start,
@@ -176,7 +177,6 @@ pub fn ingest(
                 });
             }
         } else {
-            work.push(Work::Ordered(jobs.len()));
             jobs.push(Job::Whole { file: f as u32 });
         }
     }
@@ -198,8 +198,6 @@ pub fn ingest(
             replayed: *replayed,
         })
         .collect();
-    let shas: Mutex<Vec<Option<Result<String>>>> =
-        Mutex::new((0..files.len()).map(|_| None).collect());
     let next = AtomicUsize::new(0);
     let abort = AtomicBool::new(false);
     let cursor = Mutex::new(0usize);
@@ -208,56 +206,39 @@ pub fn ingest(
     let workers = rayon::current_num_threads().max(1);
     let known = known::KnownBodies::new();
     let parse_ns = AtomicUsize::new(0);
-    let sha_ns = AtomicUsize::new(0);
     let mut sink_ns = 0u128;
 
     let mut out = Ingested::default();
     let result = std::thread::scope(|scope| -> Result<()> {
         for _ in 0..workers {
             let tx = tx.clone();
-            let (jobs, work, files, data, shas, known) =
-                (&jobs, &work, &files, &data, &shas, &known);
+            let (jobs, files, data, known) = (&jobs, &files, &data, &known);
             let (next, abort, cursor, moved) = (&next, &abort, &cursor, &moved);
-            let (parse_ns, sha_ns) = (&parse_ns, &sha_ns);
+            let parse_ns = &parse_ns;
             scope.spawn(move || {
                 loop {
                     if abort.load(Ordering::Relaxed) {
                         return;
                     }
                     let w = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(w) = work.get(w) else { return };
-                    match w {
-                        Work::Sha(f) => {
-                            let t0 = std::time::Instant::now();
-                            let f = *f as usize;
-                            let r = if files[f].2 == Format::Ndjson {
-                                Ok(formats::sha256_bytes(data[f]))
-                            } else {
-                                formats::sha256_file(&files[f].1).map(|(h, _)| h)
-                            };
-                            if let Ok(mut g) = shas.lock() {
-                                g[f] = Some(r);
-                            }
-                            sha_ns.fetch_add(t0.elapsed().as_nanos() as usize, Ordering::Relaxed);
-                        }
-                        Work::Ordered(seq) => {
-                            let seq = *seq;
-                            let whole = matches!(jobs[seq], Job::Whole { .. });
-                            // Wait until this job is not too far ahead of the sink (a whole file
-                            // waits for its turn, so that its batches stream straight through).
-                            {
-                                let mut c = cursor.lock().unwrap_or_else(|e| e.into_inner());
-                                while !abort.load(Ordering::Relaxed)
-                                    && (if whole { seq > *c } else { seq >= *c + AHEAD })
-                                {
-                                    c = moved.wait(c).unwrap_or_else(|e| e.into_inner());
-                                }
-                            }
-                            let t0 = std::time::Instant::now();
-                            run_job(interner, seq, &jobs[seq], files, data, known, &tx);
-                            parse_ns.fetch_add(t0.elapsed().as_nanos() as usize, Ordering::Relaxed);
+                    if w >= jobs.len() {
+                        return;
+                    }
+                    let seq = w;
+                    let whole = matches!(jobs[seq], Job::Whole { .. });
+                    // Wait until this job is not too far ahead of the sink (a whole file waits
+                    // for its turn, so that its batches stream straight through).
+                    {
+                        let mut c = cursor.lock().unwrap_or_else(|e| e.into_inner());
+                        while !abort.load(Ordering::Relaxed)
+                            && (if whole { seq > *c } else { seq >= *c + AHEAD })
+                        {
+                            c = moved.wait(c).unwrap_or_else(|e| e.into_inner());
                         }
                     }
+                    let t0 = std::time::Instant::now();
+                    run_job(interner, seq, &jobs[seq], files, data, known, &tx);
+                    parse_ns.fetch_add(t0.elapsed().as_nanos() as usize, Ordering::Relaxed);
                 }
             });
         }
@@ -400,18 +381,11 @@ pub fn ingest(
     result?;
     tracing::debug!(
         parse_ms = parse_ns.load(Ordering::Relaxed) / 1_000_000,
-        sha_ms = sha_ns.load(Ordering::Relaxed) / 1_000_000,
         sink_ms = (sink_ns / 1_000_000) as u64,
         "read"
     );
-    drop(maps);
-    let shas = shas.into_inner().unwrap_or_else(|e| e.into_inner());
-    for (account, sha) in accounts.iter_mut().zip(shas) {
-        account.sha256 = sha
-            .unwrap_or_else(|| Err(anyhow!("not read")))
-            .with_context(|| format!("cannot read {}", account.path.display()))?;
-    }
     out.files = accounts;
+    out.digests = Some(digests);
     Ok(out)
 }
 

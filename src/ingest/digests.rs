@@ -1,0 +1,239 @@
+//! The inputs' sha256 (for the `input_files` and `runs` tables). Nothing else in a run waits for
+//! them, so they are worked out on a thread of their own that runs only when a core would
+//! otherwise be idle (Linux's `SCHED_IDLE`), from the start of the read until the tables need
+//! them: it takes the time the other steps leave (the model's serial steps, the tails of the read
+//! and of the tables) instead of sharing the cores with the parse. `Digests::finish` hashes what
+//! is left at normal priority, on two threads, and hands the digests over; it never waits for the
+//! background thread, which a busy machine may keep from running. Dropping the handle stops the
+//! work after the file in hand.
+
+use super::Format;
+use anyhow::{Result, anyhow};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// The files of a run and the digests worked out so far.
+pub(crate) struct Files {
+    pub(crate) inputs: Vec<(PathBuf, Format)>,
+    /// The mapped NDJSON files (the parse reads the same bytes); the other formats are read again.
+    pub(crate) maps: Vec<Option<memmap2::Mmap>>,
+    next: AtomicUsize,
+    stop: AtomicBool,
+    done: Mutex<Vec<Option<Result<String, String>>>>,
+}
+
+impl Files {
+    pub(crate) fn new(inputs: Vec<(PathBuf, Format)>, maps: Vec<Option<memmap2::Mmap>>) -> Self {
+        let n = inputs.len();
+        Files {
+            inputs,
+            maps,
+            next: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            done: Mutex::new((0..n).map(|_| None).collect()),
+        }
+    }
+
+    /// The whole of a mapped file (empty when it is not mapped).
+    pub(crate) fn data(&self, f: usize) -> &[u8] {
+        self.maps[f].as_deref().unwrap_or(&[])
+    }
+
+    fn hash(&self, f: usize) -> Result<String, String> {
+        let (path, format) = &self.inputs[f];
+        if *format == Format::Ndjson {
+            Ok(super::formats::sha256_bytes(self.data(f)))
+        } else {
+            super::formats::sha256_file(path)
+                .map(|(h, _)| h)
+                .map_err(|e| format!("{e:#}"))
+        }
+    }
+
+    /// Hashes files not yet taken, one at a time, until none is left (or the work is stopped).
+    fn work(&self) {
+        while !self.stop.load(Ordering::Relaxed) {
+            let f = self.next.fetch_add(1, Ordering::Relaxed);
+            if f >= self.inputs.len() {
+                return;
+            }
+            let r = self.hash(f);
+            if let Some(slot) = self.done.lock().ok().as_mut().and_then(|d| d.get_mut(f)) {
+                *slot = Some(r);
+            }
+        }
+    }
+}
+
+/// The digests being worked out in the background.
+pub struct Digests {
+    files: Arc<Files>,
+}
+
+impl std::fmt::Debug for Digests {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Digests")
+            .field("files", &self.files.inputs.len())
+            .finish()
+    }
+}
+
+impl Digests {
+    /// Starts hashing `files` on a background thread at the lowest priority.
+    pub(crate) fn start(files: Arc<Files>) -> Self {
+        let shared = Arc::clone(&files);
+        // Not joined: it holds its own reference to the files (see `Drop`).
+        let background = std::thread::Builder::new()
+            .name("pullrecon-sha256".into())
+            .spawn(move || {
+                lowest_priority();
+                shared.work();
+            });
+        if background.is_err() {
+            tracing::debug!("no thread for the digests: they are worked out when needed");
+        }
+        Digests { files }
+    }
+
+    /// The digests in file order, hashing what is left here and on one more thread at normal
+    /// priority; an error names the first file that could not be read.
+    pub fn finish(self) -> Result<Vec<String>> {
+        let files = &self.files;
+        let (t0, taken) = (
+            std::time::Instant::now(),
+            files.next.load(Ordering::Relaxed),
+        );
+        std::thread::scope(|s| {
+            s.spawn(|| files.work());
+            files.work();
+        });
+        // The file the background thread may still be on is hashed again rather than waited for.
+        let mut done: Vec<_> = files
+            .done
+            .lock()
+            .map(|d| d.clone())
+            .unwrap_or_else(|e| e.into_inner().clone());
+        let mut again = 0;
+        for (f, d) in done.iter_mut().enumerate() {
+            if d.is_none() {
+                *d = Some(files.hash(f));
+                again += 1;
+            }
+        }
+        tracing::debug!(
+            files = files.inputs.len(),
+            in_background = taken.min(files.inputs.len()),
+            hashed_again = again,
+            finish_ms = t0.elapsed().as_millis() as u64,
+            "digests"
+        );
+        done.into_iter()
+            .zip(&files.inputs)
+            .map(|(d, (path, _))| match d {
+                Some(Ok(h)) => Ok(h),
+                Some(Err(e)) => Err(anyhow!("cannot read {}: {e}", path.display())),
+                None => Err(anyhow!("cannot read {}: not hashed", path.display())),
+            })
+            .collect()
+    }
+}
+
+impl Drop for Digests {
+    /// Stops the background thread after the file in hand, without waiting for it (it holds its
+    /// own reference to the files).
+    fn drop(&mut self) {
+        self.files.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The calling thread runs only when a core would otherwise be idle (Linux's `SCHED_IDLE`, which
+/// any thread may choose for itself). Elsewhere it keeps its priority.
+fn lowest_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: sched_setscheduler(0, …) changes only the calling thread's policy; `param` lives
+    // across the call.
+    unsafe {
+        let param = libc::sched_param { sched_priority: 0 };
+        libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(dir: &std::path::Path, list: &[(&str, &[u8], Format)]) -> Arc<Files> {
+        let mut inputs = Vec::new();
+        let mut maps = Vec::new();
+        for (name, bytes, format) in list {
+            let path = dir.join(name);
+            if name.starts_with("missing") {
+                maps.push(None);
+            } else {
+                std::fs::write(&path, bytes).unwrap();
+                let f = std::fs::File::open(&path).unwrap();
+                maps.push(
+                    (*format == Format::Ndjson && !bytes.is_empty())
+                        .then(|| unsafe { memmap2::Mmap::map(&f) }.unwrap()),
+                );
+            }
+            inputs.push((path, *format));
+        }
+        Arc::new(Files::new(inputs, maps))
+    }
+
+    /// The digests are the files' sha256 (FIPS 180-2's "abc" vector and the empty input), mapped
+    /// or read again, in file order.
+    #[test]
+    fn digests_are_the_sha256_of_each_file_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        let empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let list: &[(&str, &[u8], Format)] = &[
+            ("a.ndjson", b"abc", Format::Ndjson),
+            ("b.ndjson", b"", Format::Ndjson),
+            ("c.csv", b"abc", Format::Csv),
+        ];
+        // Finished at once (the background thread may not have started), and after it is done.
+        for wait in [false, true] {
+            let d = Digests::start(files(dir.path(), list));
+            if wait {
+                while d.files.next.load(Ordering::Relaxed) < list.len() {
+                    std::thread::yield_now();
+                }
+            }
+            assert_eq!(d.finish().unwrap(), [abc, empty, abc]);
+        }
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_read_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = Digests::start(files(
+            dir.path(),
+            &[
+                ("a.ndjson", b"abc", Format::Ndjson),
+                ("missing.csv", b"", Format::Csv),
+            ],
+        ));
+        let e = format!("{:#}", d.finish().unwrap_err());
+        assert!(
+            e.contains("cannot read") && e.contains("missing.csv"),
+            "{e}"
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_background_thread_runs_only_on_idle_cores() {
+        let policy = std::thread::spawn(|| {
+            lowest_priority();
+            // SAFETY: asks for the calling thread's policy.
+            unsafe { libc::sched_getscheduler(0) }
+        })
+        .join()
+        .unwrap();
+        assert_eq!(policy, libc::SCHED_IDLE);
+    }
+}
