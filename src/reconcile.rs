@@ -69,6 +69,61 @@ impl Outcome {
             .filter(|f| f.category == category)
             .count()
     }
+
+    /// What the findings add up to (`Tally`).
+    pub fn tally(&self) -> Tally {
+        let mut by_category: BTreeMap<(&'static str, Severity), (u64, u64)> = checks::categories()
+            .into_iter()
+            .map(|c| (c, (0, 0)))
+            .collect();
+        let (mut unresolved, mut oldest_unresolved) = (0, None::<i64>);
+        for f in &self.findings {
+            let e = by_category.entry((f.category, f.severity)).or_default();
+            e.0 += 1;
+            e.1 += u64::from(f.replayable);
+            if matches!(f.severity, Severity::Error | Severity::Warning) {
+                unresolved += 1;
+                if let Some(t) = f.since {
+                    oldest_unresolved = Some(oldest_unresolved.map_or(t, |o| o.min(t)));
+                }
+            }
+        }
+        Tally {
+            run: self.run.clone(),
+            ingested_files: self.ingested_files,
+            rejects_by_reason: self.rejects_by_reason.clone(),
+            written: self.written.clone(),
+            by_category,
+            unresolved,
+            oldest_unresolved,
+        }
+    }
+}
+
+/// What a run's findings add up to: all that the text summary, the job's thresholds and the
+/// metrics read. The nightly job keeps this of a run instead of its findings.
+#[derive(Debug, Clone)]
+pub struct Tally {
+    pub run: RunRecord,
+    pub ingested_files: usize,
+    pub rejects_by_reason: BTreeMap<&'static str, u64>,
+    pub written: Vec<PathBuf>,
+    /// Findings and replayable findings per category and severity; every category is present.
+    pub by_category: BTreeMap<(&'static str, Severity), (u64, u64)>,
+    /// Findings of severity error or warning, and when the oldest of them began.
+    pub unresolved: u64,
+    pub oldest_unresolved: Option<i64>,
+}
+
+impl Tally {
+    /// Findings per category (all severities).
+    pub fn counts(&self) -> BTreeMap<String, u64> {
+        let mut m = BTreeMap::new();
+        for ((cat, _), (n, _)) in &self.by_category {
+            *m.entry((*cat).to_owned()).or_insert(0) += n;
+        }
+        m
+    }
 }
 
 /// A new run id: UTC time of the start plus a short random part.
@@ -125,6 +180,7 @@ pub fn analyse(opts: &Options) -> Result<Outcome> {
             "reconcile"
         );
     };
+    lap("start");
     let interner = Interner::new();
     let expected_events = ingest::input_files(&opts.sent, &opts.received, &opts.replayed)
         .map(|files| {
@@ -322,7 +378,7 @@ fn parameters_json(o: &Options) -> String {
 }
 
 /// The text summary printed on stdout: counts per category and the rejects.
-pub fn summary(o: &Outcome) -> String {
+pub fn summary(o: &Tally) -> String {
     use std::fmt::Write;
     let r = &o.run;
     let mut s = String::new();
@@ -359,12 +415,11 @@ pub fn summary(o: &Outcome) -> String {
         "category", "severity", "count", "replayable"
     );
     for (cat, sev) in checks::categories() {
-        let n = o.count(cat);
-        let rp = o
-            .findings
+        let (n, rp) = o
+            .by_category
             .iter()
-            .filter(|f| f.category == cat && f.replayable)
-            .count();
+            .filter(|((c, _), _)| *c == cat)
+            .fold((0, 0), |(n, rp), (_, (a, b))| (n + a, rp + b));
         let _ = writeln!(s, "  {:<32} {:<8} {:>6} {:>10}", cat, sev.as_str(), n, rp);
     }
     let out = o

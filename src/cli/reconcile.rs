@@ -106,7 +106,7 @@ pub fn run(args: &Args, command: String) -> Result<i32> {
     let opts = args.options(command)?;
     let outcome = reconcile(&opts)?;
     if !args.quiet {
-        print!("{}", summary(&outcome));
+        print!("{}", summary(&outcome.tally()));
     }
     tracing::info!(
         run_id = %outcome.run.run_id,

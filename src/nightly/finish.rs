@@ -4,26 +4,15 @@ use super::Console;
 use super::job_runs::{self, JobRun, RunStatus, StepStatus};
 use crate::job::{Job, Verdict};
 use crate::metrics::RunMetrics;
-use crate::reconcile::Outcome;
+use crate::reconcile::Tally;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Unresolved items (findings of severity error or warning) and the start of the oldest.
-pub(super) fn unresolved(o: &Outcome) -> (u64, Option<i64>) {
-    use crate::checks::Severity;
-    let open: Vec<_> = o
-        .findings
-        .iter()
-        .filter(|f| matches!(f.severity, Severity::Error | Severity::Warning))
-        .collect();
-    (open.len() as u64, open.iter().filter_map(|f| f.since).min())
-}
-
 pub(super) fn write_metrics(
     job: &Job,
     record: &JobRun,
-    outcome: Option<(&Outcome, &Verdict)>,
+    outcome: Option<(&Tally, &Verdict)>,
     path: &Path,
 ) -> anyhow::Result<()> {
     let history = job_runs::read_all(&job.output.dir).unwrap_or_default();
@@ -58,18 +47,16 @@ pub(super) fn write_metrics(
         ..Default::default()
     };
     if let Some((o, v)) = outcome {
-        let mut f = BTreeMap::new();
-        for (cat, sev) in crate::checks::categories() {
-            f.insert((cat.to_owned(), sev.as_str().to_owned()), 0u64);
-        }
-        for x in &o.findings {
-            *f.entry((x.category.to_owned(), x.severity.as_str().to_owned()))
-                .or_insert(0) += 1;
-        }
+        let f: BTreeMap<_, _> = o
+            .by_category
+            .iter()
+            .map(|((cat, sev), (n, _))| (((*cat).to_owned(), sev.as_str().to_owned()), *n))
+            .collect();
         m.findings = Some(f);
-        let (n, oldest) = unresolved(o);
-        m.unresolved = n;
-        m.oldest_unresolved_age_seconds = oldest.map(|s| ((o.run.as_of - s) as f64 / 1e6).max(0.0));
+        m.unresolved = o.unresolved;
+        m.oldest_unresolved_age_seconds = o
+            .oldest_unresolved
+            .map(|s| ((o.run.as_of - s) as f64 / 1e6).max(0.0));
         m.threshold_errors = v.errors.len();
         m.threshold_warnings = v.warnings.len();
         m.rejects = Some(o.run.rejects);

@@ -11,7 +11,7 @@ mod finish;
 pub mod job_runs;
 
 pub use console::{Console, one_line, out};
-use finish::{finish_lines, unresolved, write_metrics};
+use finish::{finish_lines, write_metrics};
 
 use crate::bsn::Pseudonymiser;
 use crate::days::DayWindow;
@@ -21,7 +21,6 @@ use crate::replay::{ReplayConfig, ReplaySummary, replay_latest, replayed_log_dir
 use crate::time::{format_duration, format_ts, local_date};
 use job_runs::{JobRun, ReplayRecord, RunStatus, Step, StepStatus};
 use serde_json::json;
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::Path;
 
@@ -131,22 +130,6 @@ pub fn options(spec: &RunSpec, pseudonymiser: Pseudonymiser) -> Options {
     }
 }
 
-fn counts(findings: &[crate::checks::Finding]) -> BTreeMap<String, u64> {
-    let mut m = BTreeMap::new();
-    for f in findings {
-        *m.entry(f.category.to_owned()).or_insert(0) += 1;
-    }
-    m
-}
-
-/// Frees the model of an analysis that nothing reads any more (the replay holds no copy by then).
-fn free_model(outcome: &mut std::sync::Arc<Outcome>) {
-    if let Some(o) = std::sync::Arc::get_mut(outcome) {
-        drop(std::mem::take(&mut o.model));
-        crate::process::release_free_memory();
-    }
-}
-
 fn reconcile_detail(o: &Outcome) -> String {
     let r = &o.run;
     format!(
@@ -209,6 +192,11 @@ impl Steps<'_> {
             }
             _ => tracing::info!(step, status = status.as_str(), detail = %s.detail, "step done"),
         }
+        tracing::debug!(
+            step,
+            rss_anon_mb = crate::process::rss_anon_mb(),
+            "memory after the step"
+        );
         self.steps.push(s);
     }
 }
@@ -305,7 +293,7 @@ pub fn execute(spec: &RunSpec, console: &Console) -> RunResult {
     )
     .map(Pseudonymiser::new)
     .and_then(|p| reconcile(&options(spec, p.clone())).map(|o| (o, p)));
-    let (mut outcome, pseudonymiser) = match first {
+    let (outcome, pseudonymiser) = match first {
         Ok((o, p)) => {
             // The tables' batches are freed: the replay starts from what is in use.
             crate::process::release_free_memory();
@@ -427,9 +415,15 @@ pub fn execute(spec: &RunSpec, console: &Console) -> RunResult {
         }
     }
 
-    // The replay was the model's last reader: the findings and counts are all the rest needs
-    // (those of the first analysis, should the second reconcile fail).
-    free_model(&mut outcome);
+    // The replay was the analysis' last reader: what its findings add up to is all the rest
+    // needs (should the second reconcile fail). The second reconcile starts without it.
+    let mut tally = outcome.tally();
+    drop(outcome);
+    crate::process::release_free_memory();
+    tracing::debug!(
+        rss_anon_mb = crate::process::rss_anon_mb(),
+        "the first analysis freed"
+    );
 
     // 3. reconcile again, with what replay pulled
     let t = now_micros();
@@ -444,8 +438,9 @@ pub fn execute(spec: &RunSpec, console: &Console) -> RunResult {
         match reconcile(&options(spec, pseudonymiser)) {
             Ok(o) => {
                 steps.record("reconcile-again", StepStatus::Ok, t, reconcile_detail(&o));
-                outcome = std::sync::Arc::new(o);
-                free_model(&mut outcome);
+                tally = o.tally();
+                drop(o);
+                crate::process::release_free_memory();
             }
             Err(e) => steps.record(
                 "reconcile-again",
@@ -457,14 +452,14 @@ pub fn execute(spec: &RunSpec, console: &Console) -> RunResult {
     }
 
     // Thresholds on the final findings.
-    let verdict = job.judge(&counts(&outcome.findings));
-    let r = &outcome.run;
+    let verdict = job.judge(&tally.counts());
+    let r = &tally.run;
     record.findings_error = r.errors as i64;
     record.findings_warning = r.warnings as i64;
     record.findings_info = r.infos as i64;
     record.threshold_errors = verdict.errors.iter().map(|b| b.to_string()).collect();
     record.threshold_warnings = verdict.warnings.iter().map(|b| b.to_string()).collect();
-    record.oldest_unresolved_since = unresolved(&outcome).1;
+    record.oldest_unresolved_since = tally.oldest_unresolved;
     record.exit_code = verdict.exit_code();
     record.steps = steps.steps.clone();
     record.status = status_of(&record.steps);
@@ -499,23 +494,23 @@ pub fn execute(spec: &RunSpec, console: &Console) -> RunResult {
     // 5. metrics (not a step of the recorded run: it reports on it)
     let metrics_path = job.metrics_path();
     let t = now_micros();
-    let metrics_written =
-        match write_metrics(job, &record, Some((&outcome, &verdict)), &metrics_path) {
-            Ok(()) => {
-                steps.record(
-                    "metrics",
-                    StepStatus::Ok,
-                    t,
-                    metrics_path.display().to_string(),
-                );
-                Some(metrics_path)
-            }
-            Err(e) => {
-                steps.record("metrics", StepStatus::Error, t, one_line(&format!("{e:#}")));
-                None
-            }
-        };
-    console.text(&crate::reconcile::summary(&outcome));
+    let metrics_written = match write_metrics(job, &record, Some((&tally, &verdict)), &metrics_path)
+    {
+        Ok(()) => {
+            steps.record(
+                "metrics",
+                StepStatus::Ok,
+                t,
+                metrics_path.display().to_string(),
+            );
+            Some(metrics_path)
+        }
+        Err(e) => {
+            steps.record("metrics", StepStatus::Error, t, one_line(&format!("{e:#}")));
+            None
+        }
+    };
+    console.text(&crate::reconcile::summary(&tally));
     finish_lines(
         console,
         &record,
