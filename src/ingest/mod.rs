@@ -48,6 +48,7 @@ pub struct InputFile {
     pub path: PathBuf,
     pub format: Format,
     pub bytes: u64,
+    /// Empty until the run's digests are finished (`Ingested::digests`, taken by the tables).
     pub sha256: String,
     /// Records read (lines or rows, blank lines excluded).
     pub rows: u64,
