@@ -328,32 +328,23 @@ fn write_tables(opts: &Options, o: &mut Outcome) -> Result<()> {
             f.sha256 = sha;
         }
     }
-    written.extend(
+    let one = |run: &RunRecord, name: &'static str, frame: polars::prelude::DataFrame| {
         tables::write_all(
             &opts.out,
-            &o.run,
+            run,
             opts.shard,
-            vec![(
-                "input_files",
-                TableData::Frame(tables::input_files_table(&o.run, &o.files)?),
-            )],
+            vec![(name, TableData::Frame(frame))],
         )
-        .with_context(|| format!("cannot write the tables under {}", opts.out.display()))?,
-    );
+        .with_context(|| format!("cannot write the tables under {}", opts.out.display()))
+    };
+    written.extend(one(
+        &o.run,
+        "input_files",
+        tables::input_files_table(&o.run, &o.files)?,
+    )?);
     o.run.finished_at = now_micros();
     // `runs` goes last: a run is listed only once all its tables are in place.
-    written.extend(
-        tables::write_all(
-            &opts.out,
-            &o.run,
-            opts.shard,
-            vec![(
-                "runs",
-                TableData::Frame(tables::runs_table(&o.run, &o.files)?),
-            )],
-        )
-        .with_context(|| format!("cannot write the tables under {}", opts.out.display()))?,
-    );
+    written.extend(one(&o.run, "runs", tables::runs_table(&o.run, &o.files)?)?);
     o.written = written;
     Ok(())
 }

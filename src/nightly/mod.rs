@@ -22,7 +22,7 @@ use crate::time::{format_duration, format_ts, local_date};
 use job_runs::{JobRun, ReplayRecord, RunStatus, Step, StepStatus};
 use serde_json::json;
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// One run to do.
 #[derive(Debug, Clone)]
@@ -159,6 +159,27 @@ struct Steps<'c> {
 }
 
 impl Steps<'_> {
+    /// Writes the metrics file and records the step; its path when written.
+    fn metrics(
+        &mut self,
+        job: &Job,
+        record: &JobRun,
+        tally: Option<(&crate::reconcile::Tally, &Verdict)>,
+    ) -> Option<PathBuf> {
+        let path = job.metrics_path();
+        let t = now_micros();
+        match write_metrics(job, record, tally, &path) {
+            Ok(()) => {
+                self.record("metrics", StepStatus::Ok, t, path.display().to_string());
+                Some(path)
+            }
+            Err(e) => {
+                self.record("metrics", StepStatus::Error, t, one_line(&format!("{e:#}")));
+                None
+            }
+        }
+    }
+
     fn record(&mut self, step: &'static str, status: StepStatus, started: i64, detail: String) {
         let s = Step {
             step,
@@ -320,29 +341,13 @@ pub fn execute(spec: &RunSpec, console: &Console) -> RunResult {
             if let Err(e) = job_runs::write(&out, &record) {
                 tracing::warn!(error = %one_line(&format!("{e:#}")), "cannot record the failed run in job_runs");
             }
-            let metrics_path = job.metrics_path();
             let mut steps = Steps {
                 console,
                 steps: Vec::new(),
                 total: 5,
             };
             steps.steps = record.steps.clone();
-            let t = now_micros();
-            let written = match write_metrics(job, &record, None, &metrics_path) {
-                Ok(()) => {
-                    steps.record(
-                        "metrics",
-                        StepStatus::Ok,
-                        t,
-                        metrics_path.display().to_string(),
-                    );
-                    Some(metrics_path)
-                }
-                Err(e) => {
-                    steps.record("metrics", StepStatus::Error, t, one_line(&format!("{e:#}")));
-                    None
-                }
-            };
+            let written = steps.metrics(job, &record, None);
             finish_lines(
                 console,
                 &record,
@@ -492,24 +497,7 @@ pub fn execute(spec: &RunSpec, console: &Console) -> RunResult {
     }
 
     // 5. metrics (not a step of the recorded run: it reports on it)
-    let metrics_path = job.metrics_path();
-    let t = now_micros();
-    let metrics_written = match write_metrics(job, &record, Some((&tally, &verdict)), &metrics_path)
-    {
-        Ok(()) => {
-            steps.record(
-                "metrics",
-                StepStatus::Ok,
-                t,
-                metrics_path.display().to_string(),
-            );
-            Some(metrics_path)
-        }
-        Err(e) => {
-            steps.record("metrics", StepStatus::Error, t, one_line(&format!("{e:#}")));
-            None
-        }
-    };
+    let metrics_written = steps.metrics(job, &record, Some((&tally, &verdict)));
     console.text(&crate::reconcile::summary(&tally));
     finish_lines(
         console,
