@@ -3,6 +3,14 @@
 //! Data flows one way: `ingest` (log files → events and rejects) → `model` (notifications,
 //! groups, expected requests, pulls, pushes) → `checks` (one rule per finding category) →
 //! `tables` (Parquet audit tables) → the text summary. `reconcile` ties them into one run.
+//!
+//! Bad input is an error value, never a panic: outside tests the code has no `unwrap`, `expect`
+//! or `panic!` (clippy holds it to that).
+
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod backfill;
 pub mod bsn;

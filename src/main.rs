@@ -1,6 +1,8 @@
 //! The `pullrecon` binary: parses the command line, sets up logging, runs the subcommand and
 //! turns its result into the contract's exit status (an error is one line on stderr, status 1).
 
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use clap::Parser;
 use pullrecon::cli::Cli;
 use std::process::ExitCode;

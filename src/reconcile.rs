@@ -116,13 +116,20 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// The findings of one category and how many of them are replayable (all severities).
+    pub fn of(&self, category: &str) -> (u64, u64) {
+        self.by_category
+            .iter()
+            .filter(|((c, _), _)| *c == category)
+            .fold((0, 0), |(n, rp), (_, (a, b))| (n + a, rp + b))
+    }
+
     /// Findings per category (all severities).
     pub fn counts(&self) -> BTreeMap<String, u64> {
-        let mut m = BTreeMap::new();
-        for ((cat, _), (n, _)) in &self.by_category {
-            *m.entry((*cat).to_owned()).or_insert(0) += n;
-        }
-        m
+        self.by_category
+            .keys()
+            .map(|(cat, _)| ((*cat).to_owned(), self.of(cat).0))
+            .collect()
     }
 }
 
@@ -406,11 +413,7 @@ pub fn summary(o: &Tally) -> String {
         "category", "severity", "count", "replayable"
     );
     for (cat, sev) in checks::categories() {
-        let (n, rp) = o
-            .by_category
-            .iter()
-            .filter(|((c, _), _)| *c == cat)
-            .fold((0, 0), |(n, rp), (_, (a, b))| (n + a, rp + b));
+        let (n, rp) = o.of(cat);
         let _ = writeln!(s, "  {:<32} {:<8} {:>6} {:>10}", cat, sev.as_str(), n, rp);
     }
     let out = o

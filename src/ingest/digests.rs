@@ -15,9 +15,9 @@ use std::sync::{Arc, Mutex};
 
 /// The files of a run and the digests worked out so far.
 pub(crate) struct Files {
-    pub(crate) inputs: Vec<(PathBuf, Format)>,
+    inputs: Vec<(PathBuf, Format)>,
     /// The mapped NDJSON files (the parse reads the same bytes); the other formats are read again.
-    pub(crate) maps: Vec<Option<memmap2::Mmap>>,
+    maps: Vec<Option<memmap2::Mmap>>,
     next: AtomicUsize,
     stop: AtomicBool,
     done: Mutex<Vec<Option<Result<String, String>>>>,

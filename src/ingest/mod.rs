@@ -221,11 +221,10 @@ pub fn ingest(
                     if abort.load(Ordering::Relaxed) {
                         return;
                     }
-                    let w = next.fetch_add(1, Ordering::Relaxed);
-                    if w >= jobs.len() {
+                    let seq = next.fetch_add(1, Ordering::Relaxed);
+                    if seq >= jobs.len() {
                         return;
                     }
-                    let seq = w;
                     let whole = matches!(jobs[seq], Job::Whole { .. });
                     // Wait until this job is not too far ahead of the sink (a whole file waits
                     // for its turn, so that its batches stream straight through).
