@@ -30,6 +30,23 @@ fn reconcile_generated(data: &Path, out: &Path, extra: &[&str]) {
     );
 }
 
+/// Adds to the received log `n` notifications that neither log notified, with two pulls each.
+fn add_stray_pulls(data: &Path, n: usize) {
+    let mut text = String::new();
+    for k in 0..n {
+        for request in ["Patient", "Observation?code=http://loinc.org%7C85354-9"] {
+            text.push_str(&format!(
+                "{{\"ts\":\"2026-11-19T2{}:{:02}:00Z\",\"interaction\":\"search\",\"status\":200,\
+                 \"notification\":\"urn:ietf:rfc:3986|urn:uuid:00000000-0000-4000-8000-{k:012}\",\
+                 \"request\":\"{request}\"}}\n",
+                k % 4,
+                k % 60
+            ));
+        }
+    }
+    std::fs::write(data.join("received").join("stray-pulls.ndjson"), text).unwrap();
+}
+
 /// Every row of a table's files whose names match `part`, as comparable text.
 type Rows = BTreeMap<Vec<Option<String>>, usize>;
 
@@ -44,7 +61,7 @@ fn rows(out: &Path, table: &str, columns: &[&str], part: &str) -> Rows {
             let cols: Vec<Vec<Option<String>>> = columns
                 .iter()
                 .map(|c| match *c {
-                    "replayable" => column_bool(&b, c)
+                    "replayable" | "notification_known" => column_bool(&b, c)
                         .into_iter()
                         .map(|v| v.map(|v| v.to_string()))
                         .collect(),
@@ -79,6 +96,7 @@ fn four_shards_together_equal_one_unsharded_run() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     generate(&Config::new(3000, 11), &data).unwrap();
+    add_stray_pulls(&data, 40);
     let whole = dir.path().join("whole");
     reconcile_generated(&data, &whole, &[]);
     let sharded = dir.path().join("sharded");
@@ -125,6 +143,23 @@ fn four_shards_together_equal_one_unsharded_run() {
         assert!(!want.is_empty());
         assert_eq!(got, want, "{table}");
     }
+    // Among them the pulls of notifications neither log notified, each in the shard of its
+    // notification's identifier.
+    let stray = |out: &Path, part: &str| -> usize {
+        rows(out, "requests", &["notification_known"], part)
+            .get(&vec![Some("false".to_owned())])
+            .copied()
+            .unwrap_or(0)
+    };
+    assert_eq!(stray(&whole, "part-0-of-1"), 80);
+    let per_shard: Vec<usize> = (0..4)
+        .map(|i| stray(&sharded, &format!("part-{i}-of-4")))
+        .collect();
+    assert_eq!(per_shard.iter().sum::<usize>(), 80, "{per_shard:?}");
+    assert!(
+        per_shard.iter().filter(|n| **n > 0).count() > 1,
+        "{per_shard:?}"
+    );
 
     // The replay afterwards (cron/: once, over the shared output) plans from the four shards'
     // runs exactly the items it plans from the one unsharded run.
