@@ -300,9 +300,10 @@ pub fn analyse(opts: &Options) -> Result<Outcome> {
     })
 }
 
-/// Writes the run's tables; `input_files` once the inputs' digests are done (they are worked out
-/// while the other tables are written), and `runs` last, so a run is listed only once all its
-/// tables are in place.
+/// Writes the run's tables: all are staged first, `input_files` once the inputs' digests are done
+/// (they are worked out while the other tables are written), then all are moved into place,
+/// `runs` last, so a run is listed only once all its tables are in place. A run whose tables
+/// cannot all be staged (a full disk, a folder that cannot be written) replaces none of them.
 fn write_tables(opts: &Options, o: &mut Outcome) -> Result<()> {
     let p = &opts.pseudonymiser;
     let (run, model, findings, files) = (&o.run, &o.model, &o.findings, &o.files);
@@ -328,31 +329,32 @@ fn write_tables(opts: &Options, o: &mut Outcome) -> Result<()> {
             TableData::Frame(tables::rejects_table(run, &o.rejects, files)?),
         ),
     ];
-    let mut written = tables::write_all(&opts.out, run, opts.shard, tables_out)
-        .with_context(|| format!("cannot write the tables under {}", opts.out.display()))?;
+    let cannot = || format!("cannot write the tables under {}", opts.out.display());
+    let mut staged =
+        tables::stage_all(&opts.out, run, opts.shard, tables_out).with_context(cannot)?;
     if let Some(digests) = o.digests.take() {
         for (f, sha) in o.files.iter_mut().zip(digests.finish()?) {
             f.sha256 = sha;
         }
     }
     let one = |run: &RunRecord, name: &'static str, frame: polars::prelude::DataFrame| {
-        tables::write_all(
+        tables::stage_all(
             &opts.out,
             run,
             opts.shard,
             vec![(name, TableData::Frame(frame))],
         )
-        .with_context(|| format!("cannot write the tables under {}", opts.out.display()))
+        .with_context(cannot)
     };
-    written.extend(one(
+    staged.extend(one(
         &o.run,
         "input_files",
         tables::input_files_table(&o.run, &o.files)?,
     )?);
     o.run.finished_at = now_micros();
     // `runs` goes last: a run is listed only once all its tables are in place.
-    written.extend(one(&o.run, "runs", tables::runs_table(&o.run, &o.files)?)?);
-    o.written = written;
+    staged.extend(one(&o.run, "runs", tables::runs_table(&o.run, &o.files)?)?);
+    o.written = tables::commit_all(staged, opts.shard).with_context(cannot)?;
     Ok(())
 }
 

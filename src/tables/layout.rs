@@ -1,8 +1,10 @@
 //! Where a run's tables go and how they are put there: one `part-I-of-N.parquet` per shard in each
-//! table's date partition, the tables written side by side (each building its batches on the
-//! shared pool), and the parts of another shard layout (another N) removed once this run's part
-//! is in place.
+//! table's date partition, the tables staged side by side (each building its batches on the
+//! shared pool), then all moved into place together once every one is staged (a run whose tables
+//! cannot all be written replaces none), and the parts of another shard layout (another N)
+//! removed once this run's part is in place.
 
+use super::writer::Staged;
 use super::{RunRecord, TableData, writer};
 use anyhow::Result;
 use std::path::{Path, PathBuf};
@@ -31,15 +33,14 @@ pub fn is_other_layout(name: &str, of_n: u32) -> bool {
     }
 }
 
-/// Writes every table of a run as this shard's part; returns the files written. Parts of the
-/// same date written by another shard layout (another N) are removed; the other shards' parts
-/// of this layout stay.
-pub fn write_all(
+/// Stages every table of a run as this shard's part (`commit_all` puts them in place). On an
+/// error nothing is staged: the files staged so far are removed.
+pub fn stage_all(
     out: &Path,
     run: &RunRecord,
     shard: Option<(u32, u32)>,
     tables: Vec<(&'static str, TableData)>,
-) -> Result<Vec<PathBuf>> {
+) -> Result<Vec<Staged>> {
     let meta = vec![
         ("pullrecon.run_id".to_owned(), run.run_id.clone()),
         (
@@ -52,7 +53,6 @@ pub fn write_all(
         ),
     ];
     let name = part_name(shard);
-    let of_n = shard.map_or(1, |(_, n)| n);
     // The tables are written side by side, each on a thread of its own: a table's writer
     // (encoding and compressing in order) is serial, and its batches are built on the shared
     // pool, so several tables keep both cores busy where one would leave one idle. Each builds
@@ -63,19 +63,16 @@ pub fn write_all(
         .filter(|(_, d)| matches!(d, TableData::Batches(_)))
         .count();
     let group = rayon::current_num_threads() / batched.max(1);
-    let write = |table: &'static str, data: TableData<'_>| -> Result<PathBuf> {
+    let write = |table: &'static str, data: TableData<'_>| -> Result<Staged> {
         let t0 = std::time::Instant::now();
-        let path = match data {
+        let staged = match data {
             TableData::Frame(mut df) => {
-                writer::write_partition(out, table, &run.date, &name, &mut df, &meta)
+                writer::stage_partition(out, table, &run.date, &name, &mut df, &meta)
             }
             TableData::Batches(b) => {
-                writer::write_partition_batched(out, table, &run.date, &name, b, &meta, group)
+                writer::stage_partition_batched(out, table, &run.date, &name, b, &meta, group)
             }
         }?;
-        writer::remove_others(&writer::partition_dir(out, table, &run.date), &name, |f| {
-            is_other_layout(f, of_n)
-        })?;
         tracing::debug!(
             table,
             ms = t0.elapsed().as_millis() as u64,
@@ -83,7 +80,7 @@ pub fn write_all(
             rss_anon_mb = crate::process::rss_anon_mb(),
             "written"
         );
-        Ok(path)
+        Ok(staged)
     };
     std::thread::scope(|scope| {
         let write = &write;
@@ -99,4 +96,22 @@ pub fn write_all(
             })
             .collect()
     })
+}
+
+/// Moves a run's staged files into place, in order (the `runs` table last), and removes the
+/// parts of the same date written by another shard layout (another N); the other shards' parts
+/// of this layout stay. Returns the files' paths.
+pub fn commit_all(staged: Vec<Staged>, shard: Option<(u32, u32)>) -> Result<Vec<PathBuf>> {
+    let of_n = shard.map_or(1, |(_, n)| n);
+    let mut written = Vec::with_capacity(staged.len());
+    // A failed move leaves the files after it staged, and they are removed when dropped.
+    for s in staged {
+        let path = s.commit()?;
+        if let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
+        {
+            writer::remove_others(dir, name, |f| is_other_layout(f, of_n))?;
+        }
+        written.push(path);
+    }
+    Ok(written)
 }

@@ -10,7 +10,7 @@ mod requests;
 mod table;
 pub mod writer;
 
-pub use layout::{is_other_layout, part_name, write_all};
+pub use layout::{commit_all, is_other_layout, part_name, stage_all};
 pub use requests::requests_table;
 use table::LastText;
 pub use table::Table;
@@ -193,7 +193,7 @@ fn part(all: &[u32], size: usize, k: usize) -> &[u32] {
     &all[start..(start + size).min(all.len())]
 }
 
-/// What `write_all` writes for one table.
+/// What `stage_all` writes for one table.
 pub enum TableData<'a> {
     Frame(DataFrame),
     Batches(Batched<'a>),

@@ -1,7 +1,8 @@
 //! Writing one table's partition: `DIR/<table>/date=<D>/<file>.parquet`, atomically. The file is
-//! written under a hidden temporary name in the same folder, synced, then renamed over the old one,
-//! so a reader sees the old file or the new one, never half of one. Files are created without
-//! world access (0640, folders 0750): they are audit data.
+//! written under a hidden temporary name in the same folder and synced (`stage`), then renamed
+//! over the old one (`Staged::commit`), so a reader sees the old file or the new one, never half
+//! of one; a run stages all its tables before it commits any (`layout`). Files are created
+//! without world access (0640, folders 0750): they are audit data.
 
 use anyhow::{Context, Result};
 use polars::prelude::*;
@@ -24,45 +25,94 @@ pub fn partition_dir(out: &Path, table: &str, date: &str) -> PathBuf {
     out.join(table).join(format!("date={date}"))
 }
 
-/// Writes a file atomically: `fill` writes a hidden temporary file in the target's folder (mode
-/// 0640), which is synced and renamed over `target`, then the folder is synced. On failure the
-/// temporary file is removed and the old file stays. `what` names the file in error messages.
-pub fn atomic_write(
+/// A file written in full under a hidden temporary name beside its target, and synced, but not
+/// yet in place: `commit` moves it there. Dropped without a commit, it is removed, and the old
+/// file (if any) stays.
+#[derive(Debug)]
+pub struct Staged {
+    tmp: PathBuf,
+    target: PathBuf,
+    what: String,
+    committed: bool,
+}
+
+impl Staged {
+    /// Where `commit` puts the file.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Renames the file over its target (within one folder, so atomically) and syncs the folder.
+    pub fn commit(mut self) -> Result<PathBuf> {
+        fs::rename(&self.tmp, &self.target).with_context(|| {
+            format!(
+                "cannot move the {} into place at {}",
+                self.what,
+                self.target.display()
+            )
+        })?;
+        self.committed = true;
+        if let Some(dir) = self.target.parent()
+            && let Ok(d) = fs::File::open(if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            })
+        {
+            let _ = d.sync_all();
+        }
+        Ok(std::mem::take(&mut self.target))
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Stages a file: `fill` writes a hidden temporary file in the target's folder (mode 0640), which
+/// is synced. On failure the temporary file is removed. `what` names the file in error messages.
+pub fn stage(
     target: &Path,
     what: &str,
     fill: impl FnOnce(&mut std::io::BufWriter<fs::File>) -> Result<()>,
-) -> Result<()> {
+) -> Result<Staged> {
     let dir = target
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     create_private_dir(dir)?;
     let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("out");
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| -> Result<()> {
-        let file = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o640)
-            .open(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
-        let mut file = std::io::BufWriter::new(file);
-        fill(&mut file)?;
-        file.flush()?;
-        file.get_ref().sync_all()?;
-        fs::rename(&tmp, target).with_context(|| {
-            format!("cannot move the {what} into place at {}", target.display())
-        })?;
-        if let Ok(d) = fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    let staged = Staged {
+        tmp: dir.join(format!(".{name}.{}.tmp", std::process::id())),
+        target: target.to_path_buf(),
+        what: what.to_owned(),
+        committed: false,
+    };
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o640)
+        .open(&staged.tmp)
+        .with_context(|| format!("cannot create {}", staged.tmp.display()))?;
+    let mut file = std::io::BufWriter::new(file);
+    fill(&mut file)?;
+    file.flush()?;
+    file.get_ref().sync_all()?;
+    Ok(staged)
+}
+
+/// Writes a file atomically: `stage`, then `Staged::commit`. On failure the old file stays.
+pub fn atomic_write(
+    target: &Path,
+    what: &str,
+    fill: impl FnOnce(&mut std::io::BufWriter<fs::File>) -> Result<()>,
+) -> Result<()> {
+    stage(target, what, fill)?.commit().map(|_| ())
 }
 
 /// Writes bytes to a file atomically (see `atomic_write`).
@@ -79,8 +129,20 @@ pub fn write_partition(
     df: &mut DataFrame,
     metadata: &[(String, String)],
 ) -> Result<PathBuf> {
+    stage_partition(out, table, date, file_name, df, metadata)?.commit()
+}
+
+/// Stages `df` as `<dir>/<file_name>` (see `write_partition`).
+pub fn stage_partition(
+    out: &Path,
+    table: &str,
+    date: &str,
+    file_name: &str,
+    df: &mut DataFrame,
+    metadata: &[(String, String)],
+) -> Result<Staged> {
     let target = partition_dir(out, table, date).join(file_name);
-    atomic_write(&target, &format!("{table} table"), |file| {
+    stage(&target, &format!("{table} table"), |file| {
         ParquetWriter::new(file)
             .with_compression(ParquetCompression::Zstd(None))
             .with_statistics(StatisticsOptions::full())
@@ -88,8 +150,7 @@ pub fn write_partition(
             .finish(df)
             .map_err(|e| anyhow::anyhow!("cannot write the {table} table: {e}"))?;
         Ok(())
-    })?;
-    Ok(target)
+    })
 }
 
 /// Removes the Parquet files of a partition that are not `keep` and match `is_ours` (files of an
@@ -108,10 +169,10 @@ pub fn remove_others(dir: &Path, keep: &str, is_ours: impl Fn(&str) -> bool) -> 
     Ok(())
 }
 
-/// Writes a table given in batches as `<dir>/<file_name>` atomically, one row group per batch
-/// (empty batches aside), so that a large table is never whole in memory. `group` batches at a
-/// time are built side by side while the ones before them are written, in order.
-pub fn write_partition_batched(
+/// Stages a table given in batches as `<dir>/<file_name>`, one row group per batch (empty
+/// batches aside), so that a large table is never whole in memory. `group` batches at a time are
+/// built side by side while the ones before them are written, in order.
+pub fn stage_partition_batched(
     out: &Path,
     table: &str,
     date: &str,
@@ -119,7 +180,7 @@ pub fn write_partition_batched(
     batched: crate::tables::Batched<'_>,
     metadata: &[(String, String)],
     group: usize,
-) -> Result<PathBuf> {
+) -> Result<Staged> {
     use rayon::prelude::*;
     let target = partition_dir(out, table, date).join(file_name);
     let failed = |e: PolarsError| anyhow::anyhow!("cannot write the {table} table: {e}");
@@ -131,7 +192,7 @@ pub fn write_partition_batched(
             .map(|i| (batched.build)(i))
             .collect()
     };
-    atomic_write(&target, &format!("{table} table"), |file| {
+    stage(&target, &format!("{table} table"), |file| {
         let mut frames = build(0);
         // The first batch gives the schema (there is always one; it may be empty).
         let schema = match frames.first() {
@@ -164,6 +225,5 @@ pub fn write_partition_batched(
         }
         writer.finish().map_err(failed)?;
         Ok(())
-    })?;
-    Ok(target)
+    })
 }

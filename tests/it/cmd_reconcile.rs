@@ -130,6 +130,67 @@ fn a_run_that_cannot_be_done_exits_1_with_one_line() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("PULLRECON_TEST_UNSET_KEY"));
 }
 
+/// Every file under a folder (hidden ones too) with its bytes.
+fn files_with_bytes(dir: &Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// A rerun of a date whose tables cannot all be written (here `runs`, the last one, whose
+/// partition folder has become a file) replaces none of them: the date keeps the earlier run's
+/// tables, byte for byte, and no temporary file is left. Once the folder is back, the rerun
+/// replaces them all.
+#[test]
+fn a_run_whose_tables_cannot_all_be_written_replaces_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    assert_eq!(reconcile_cmd(&out, &[]).status.code(), Some(3));
+    let runs_dir = out.join("runs").join("date=2026-11-20");
+    std::fs::remove_dir_all(&runs_dir).unwrap();
+    std::fs::write(&runs_dir, b"not a folder").unwrap();
+    let before = files_with_bytes(&out);
+    assert!(before.len() >= 7, "{:?}", before.keys());
+
+    let o = reconcile_cmd(&out, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("cannot write the tables"), "{stderr}");
+    let after = files_with_bytes(&out);
+    assert_eq!(
+        after.keys().collect::<Vec<_>>(),
+        before.keys().collect::<Vec<_>>()
+    );
+    for (path, bytes) in &before {
+        assert!(&after[path] == bytes, "{} was changed", path.display());
+    }
+
+    std::fs::remove_file(&runs_dir).unwrap();
+    assert_eq!(reconcile_cmd(&out, &[]).status.code(), Some(3));
+    let rerun = files_with_bytes(&out);
+    for (path, bytes) in &before {
+        if path.extension().is_some_and(|x| x == "parquet") {
+            assert!(&rerun[path] != bytes, "{} was not replaced", path.display());
+        }
+    }
+    let ids: std::collections::BTreeSet<_> = pullrecon::tables::TABLES
+        .iter()
+        .flat_map(|t| crate::run::strings(&out, t, "run_id"))
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+}
+
 #[test]
 fn same_input_and_as_of_give_identical_findings() {
     let a = tempfile::tempdir().unwrap();
