@@ -546,3 +546,116 @@ fn a_run_that_cannot_be_done_exits_1_and_is_recorded() {
     );
     assert!(ints(&s.out, "job_runs", "exit_code").contains(&Some(1)));
 }
+
+/// The second reconcile of a run fails: while the replay pulls, its sender turns the
+/// `input_files` partition folder into a file, so the second reconcile cannot write its tables.
+/// The run goes on, and what it judges, prints and measures is the first reconcile's analysis
+/// (the lost notification, an error), which the date's tables, left as the first
+/// reconcile wrote them, say too. Had the second reconcile's result been used, the finding
+/// would be gone (the replay delivered the notification) and the run would exit 0.
+#[test]
+fn a_failed_second_reconcile_leaves_the_first_ones_verdict_and_tables() {
+    use crate::replay::{Reply, Seen, TestSender};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let blocked = out.join("input_files").join("date=2026-11-20");
+    let to_block = blocked.clone();
+    let sender = rt.block_on(TestSender::start(std::sync::Arc::new(
+        move |seen: &Seen, _| {
+            if to_block.is_dir() {
+                let _ = std::fs::remove_dir_all(&to_block);
+                let _ = std::fs::write(&to_block, b"not a folder");
+            }
+            Reply::fhir(&seen.request)
+        },
+    )));
+    let id = "00000000-0000-4000-8000-00000000fa11";
+    let mut t = task(id, &format!("{id}-group"));
+    t["restriction"]["period"]["end"] = serde_json::json!("2099-01-01T00:00:00Z");
+    Story::new()
+        .sent(notify("2026-11-19T09:00:00Z", Some(201), &t))
+        .write(dir.path());
+    let job_for = |out: &Path, file: &str| {
+        write_job(
+            dir.path(),
+            file,
+            &format!(
+                r#"name = "second-fails"
+time_zone = "Europe/Amsterdam"
+[reconcile]
+as_of = "{AS_OF}"
+[inputs]
+sent = ["{dir}/sent.ndjson"]
+received = ["{dir}/received.ndjson"]
+[output]
+dir = "{out}"
+[[senders]]
+organisation = "{ORG_A}"
+base = "{base}"
+token = "none"
+"#,
+                dir = dir.path().display(),
+                out = out.display(),
+                base = sender.base
+            ),
+        )
+    };
+
+    // The control: the same night, nothing blocked, ends with the second reconcile's analysis,
+    // in which the replay has delivered the notification.
+    let control = dir.path().join("control");
+    let o = pullrecon(&[
+        "run",
+        "--job",
+        job_for(&control, "control.toml").to_str().unwrap(),
+    ]);
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}\n{}", stderr(&o));
+    assert!(
+        !strings(&control, "findings", "category").contains(&Some("notification-lost".to_owned())),
+        "{text}"
+    );
+
+    let job = job_for(&out, "job.toml");
+    let o = pullrecon(&["run", "--job", job.to_str().unwrap()]);
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(3), "{text}\n{}", stderr(&o));
+    assert!(!sender.requests().is_empty(), "the replay pulled");
+    let line = |step: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(step))
+            .unwrap_or_else(|| panic!("no {step} line: {text}"))
+            .to_owned()
+    };
+    assert!(line("replay").contains(" ok "), "{text}");
+    let again = line("reconcile-again");
+    assert!(
+        again.contains("FAILED") && again.contains("cannot write the tables"),
+        "{again}"
+    );
+    assert!(text.contains("notification-lost"), "{text}");
+    let prom = std::fs::read_to_string(out.join("pullrecon.prom")).unwrap();
+    assert!(
+        prom.contains(
+            "pullrecon_findings{pullrecon_job=\"second-fails\",category=\"notification-lost\",severity=\"error\"} 1\n"
+        ),
+        "{prom}"
+    );
+    // The tables: the first reconcile's, under the run's id, with the finding.
+    let categories = strings(&out, "findings", "category");
+    assert!(
+        categories.contains(&Some("notification-lost".to_owned())),
+        "{categories:?}"
+    );
+    assert!(blocked.is_file());
+    let ids: BTreeSet<_> = ["findings", "notifications", "runs"]
+        .iter()
+        .flat_map(|t| strings(&out, t, "run_id"))
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+}
