@@ -86,6 +86,7 @@ pub fn stage(
         .unwrap_or(Path::new("."));
     create_private_dir(dir)?;
     let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    remove_stale_temporaries(dir, name);
     let staged = Staged {
         tmp: dir.join(format!(".{name}.{}.tmp", std::process::id())),
         target: target.to_path_buf(),
@@ -104,6 +105,30 @@ pub fn stage(
     file.flush()?;
     file.get_ref().sync_all()?;
     Ok(staged)
+}
+
+/// Removes the temporary files of `name` left in `dir` by processes that no longer run (a killed
+/// run's: `.<name>.<pid>.tmp`), so that crashes do not pile up hidden copies of a table. A file of
+/// a process that still runs, or whose name is not of that form, stays.
+fn remove_stale_temporaries(dir: &Path, name: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    for e in entries.flatten() {
+        let file = e.file_name();
+        let Some(pid) = file
+            .to_str()
+            .and_then(|f| f.strip_prefix(&prefix))
+            .and_then(|r| r.strip_suffix(".tmp"))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Writes a file atomically: `stage`, then `Staged::commit`. On failure the old file stays.
@@ -226,4 +251,34 @@ pub fn stage_partition_batched(
         writer.finish().map_err(failed)?;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staging_removes_the_temporaries_of_processes_that_no_longer_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("part-0-of-1.parquet");
+        // pid_max is at most 2^22: no process has this number.
+        let dead = dir.path().join(".part-0-of-1.parquet.999999999.tmp");
+        // PID 1 always runs.
+        let alive = dir.path().join(".part-0-of-1.parquet.1.tmp");
+        let other_name = dir.path().join(".part-1-of-2.parquet.999999999.tmp");
+        let not_ours = dir.path().join(".part-0-of-1.parquet.x.tmp");
+        for f in [&dead, &alive, &other_name, &not_ours] {
+            std::fs::write(f, b"left over").unwrap();
+        }
+        let staged = stage(&target, "test file", |f| Ok(f.write_all(b"new")?)).unwrap();
+        assert!(!dead.exists());
+        assert!(alive.exists() && other_name.exists() && not_ours.exists());
+        // Dropped uncommitted: its own temporary file goes, the target was never made.
+        drop(staged);
+        assert!(!target.exists());
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+        assert_eq!(left.len(), 3);
+        atomic_write(&target, "test file", |f| Ok(f.write_all(b"new")?)).unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"new");
+    }
 }
