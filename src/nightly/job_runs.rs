@@ -6,7 +6,7 @@
 
 use crate::report::read::{Part, bools, ints, read_table, strs};
 use crate::tables::Table;
-use crate::tables::writer::write_partition;
+use crate::tables::writer::stage_partition;
 use anyhow::Result;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -173,14 +173,15 @@ pub fn write(out: &Path, r: &JobRun) -> Result<PathBuf> {
             env!("CARGO_PKG_VERSION").to_owned(),
         ),
     ];
-    write_partition(
+    stage_partition(
         out,
         TABLE,
         &r.date,
         &format!("run-{}.parquet", r.run_id),
         &mut df,
         &meta,
-    )
+    )?
+    .commit()
 }
 
 /// A row read back: the columns the report and the metrics use.

@@ -136,5 +136,5 @@ pub fn write(out: &Path, date: &str, run_id: &str, as_of: i64, rows: &[Row]) -> 
         ),
         ("pullrecon.as_of".to_owned(), crate::time::format_ts(as_of)),
     ];
-    writer::write_partition(out, TABLE, date, &part_name(run_id), &mut df, &meta)
+    writer::stage_partition(out, TABLE, date, &part_name(run_id), &mut df, &meta)?.commit()
 }

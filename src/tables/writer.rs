@@ -145,19 +145,8 @@ pub fn write_file_atomic(target: &Path, bytes: &[u8], what: &str) -> Result<()> 
     atomic_write(target, what, |f| Ok(f.write_all(bytes)?))
 }
 
-/// Writes `df` as `<dir>/<file_name>` atomically, with key-value metadata in the footer.
-pub fn write_partition(
-    out: &Path,
-    table: &str,
-    date: &str,
-    file_name: &str,
-    df: &mut DataFrame,
-    metadata: &[(String, String)],
-) -> Result<PathBuf> {
-    stage_partition(out, table, date, file_name, df, metadata)?.commit()
-}
-
-/// Stages `df` as `<dir>/<file_name>` (see `write_partition`).
+/// Stages `df` as `<dir>/<file_name>`, with key-value metadata in the footer (`Staged::commit`
+/// puts it in place).
 pub fn stage_partition(
     out: &Path,
     table: &str,

@@ -199,21 +199,31 @@ pub fn bin() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_pullrecon"))
 }
 
-/// Every `.parquet` file under a folder.
-pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+/// Every file under a folder (hidden ones too), sorted; none when the folder does not exist.
+pub fn all_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "parquet") {
+            } else {
                 out.push(p);
             }
         }
     }
     out.sort();
+    out
+}
+
+/// Every `.parquet` file under a folder.
+pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = all_files(dir);
+    out.retain(|p| p.extension().is_some_and(|x| x == "parquet"));
     out
 }
 

@@ -148,27 +148,6 @@ impl Drop for DuckDb {
     }
 }
 
-/// Every file under a folder (hidden ones too).
-fn all_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 fn name_of(p: &Path) -> String {
     p.file_name().unwrap().to_string_lossy().into_owned()
 }
@@ -1046,29 +1025,14 @@ fn undelivered_story(dir: &Path, base: &str) -> PathBuf {
         .sent(notify("2026-11-19T09:00:00Z", Some(201), &t))
         .healthy("00000000-0000-4000-8000-0000000000aa", &other)
         .write(dir);
-    let job = format!(
-        r#"name = "killed-between-two-pulls"
-time_zone = "Europe/Amsterdam"
-[reconcile]
-as_of = "{AS_OF}"
-[inputs]
-sent = ["{dir}/sent.ndjson"]
-received = ["{dir}/received.ndjson"]
-[output]
-dir = "{dir}/out"
-[replay]
-concurrency = 4
-per_host = 4
-[[senders]]
-organisation = "{ORG_A}"
-base = "{base}"
-token = "none"
-"#,
-        dir = dir.display()
+    let job = crate::jobs::story_job_text(
+        "killed-between-two-pulls",
+        dir,
+        &dir.join("out"),
+        base,
+        "[replay]\nconcurrency = 4\nper_host = 4",
     );
-    let path = dir.join("job.toml");
-    std::fs::write(&path, job).unwrap();
-    path
+    crate::jobs::write_job(dir, "job.toml", &job)
 }
 
 /// The replayed log's `notify` events of [`X`].

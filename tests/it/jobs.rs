@@ -20,6 +20,31 @@ pub fn sample_job_text(out: &Path, extra: &str) -> String {
     format!("{text}\n{extra}\n")
 }
 
+/// The text of a job over a story's logs (`dir/sent.ndjson`, `dir/received.ndjson`, as
+/// `Story::write` leaves them) as of `AS_OF`, writing into `out`, whose one sender (`ORG_A`)
+/// answers at `base`; `extra` is appended (a `[replay]` section, for instance).
+pub fn story_job_text(name: &str, dir: &Path, out: &Path, base: &str, extra: &str) -> String {
+    format!(
+        r#"name = "{name}"
+time_zone = "Europe/Amsterdam"
+[reconcile]
+as_of = "{AS_OF}"
+[inputs]
+sent = ["{dir}/sent.ndjson"]
+received = ["{dir}/received.ndjson"]
+[output]
+dir = "{out}"
+[[senders]]
+organisation = "{ORG_A}"
+base = "{base}"
+token = "none"
+{extra}
+"#,
+        dir = dir.display(),
+        out = out.display(),
+    )
+}
+
 /// Writes a job file into `dir` and returns its path.
 pub fn write_job(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);

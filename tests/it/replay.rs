@@ -421,25 +421,19 @@ pub fn rows_of<'a>(rows: &'a [AttemptRow], request: &str) -> Vec<&'a AttemptRow>
 
 /// Every file under a folder, as text (lossy), for secret scans.
 pub fn all_text(dir: &Path) -> Vec<(PathBuf, String)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let bytes = std::fs::read(&p).unwrap();
-                out.push((p, String::from_utf8_lossy(&bytes).into_owned()));
-            }
-        }
-    }
-    out
+    all_files(dir)
+        .into_iter()
+        .map(|p| {
+            let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
+            (p, text)
+        })
+        .collect()
 }
 
 /// No BSN, authorization-base or token in any file under `dir` except the landing zone (the
 /// retrieved data itself) and the replayed log's request texts.
 pub fn assert_no_secrets(dir: &Path, secrets: &[&str]) {
+    assert!(dir.is_dir(), "{} is not a folder", dir.display());
     for (p, text) in all_text(dir) {
         if p.components().any(|c| c.as_os_str() == "landing") {
             continue;

@@ -581,29 +581,8 @@ fn a_failed_second_reconcile_leaves_the_first_ones_verdict_and_tables() {
         .sent(notify("2026-11-19T09:00:00Z", Some(201), &t))
         .write(dir.path());
     let job_for = |out: &Path, file: &str| {
-        write_job(
-            dir.path(),
-            file,
-            &format!(
-                r#"name = "second-fails"
-time_zone = "Europe/Amsterdam"
-[reconcile]
-as_of = "{AS_OF}"
-[inputs]
-sent = ["{dir}/sent.ndjson"]
-received = ["{dir}/received.ndjson"]
-[output]
-dir = "{out}"
-[[senders]]
-organisation = "{ORG_A}"
-base = "{base}"
-token = "none"
-"#,
-                dir = dir.path().display(),
-                out = out.display(),
-                base = sender.base
-            ),
-        )
+        let text = crate::jobs::story_job_text("second-fails", dir.path(), out, &sender.base, "");
+        write_job(dir.path(), file, &text)
     };
 
     // The control: the same night, nothing blocked, ends with the second reconcile's analysis,

@@ -44,22 +44,6 @@ fn run(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn the_sample_job_at_trace_level_leaks_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -125,7 +109,7 @@ fn the_sample_job_at_trace_level_leaks_nothing() {
     secrets.push(TOKEN.into());
     secrets.push(KEY.into());
     let mut haystacks = logs;
-    let files = files_under(&out);
+    let files = all_files(&out);
     let kinds = |ext: &str| {
         files
             .iter()
