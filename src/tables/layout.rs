@@ -78,7 +78,7 @@ pub fn stage_all(
             ms = t0.elapsed().as_millis() as u64,
             cpu = crate::process::cpu_ms(),
             rss_anon_mb = crate::process::rss_anon_mb(),
-            "written"
+            "staged"
         );
         Ok(staged)
     };
