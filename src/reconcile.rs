@@ -126,10 +126,11 @@ impl Tally {
 
     /// Findings per category (all severities).
     pub fn counts(&self) -> BTreeMap<String, u64> {
-        self.by_category
-            .keys()
-            .map(|(cat, _)| ((*cat).to_owned(), self.of(cat).0))
-            .collect()
+        let mut m = BTreeMap::new();
+        for ((cat, _), (n, _)) in &self.by_category {
+            *m.entry((*cat).to_owned()).or_insert(0) += n;
+        }
+        m
     }
 }
 

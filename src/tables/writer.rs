@@ -30,6 +30,8 @@ pub fn partition_dir(out: &Path, table: &str, date: &str) -> PathBuf {
 /// file (if any) stays.
 #[derive(Debug)]
 pub struct Staged {
+    /// The target's folder (synced once the file is in place).
+    dir: PathBuf,
     tmp: PathBuf,
     target: PathBuf,
     what: String,
@@ -37,11 +39,6 @@ pub struct Staged {
 }
 
 impl Staged {
-    /// Where `commit` puts the file.
-    pub fn target(&self) -> &Path {
-        &self.target
-    }
-
     /// Renames the file over its target (within one folder, so atomically) and syncs the folder.
     pub fn commit(mut self) -> Result<PathBuf> {
         fs::rename(&self.tmp, &self.target).with_context(|| {
@@ -52,13 +49,7 @@ impl Staged {
             )
         })?;
         self.committed = true;
-        if let Some(dir) = self.target.parent()
-            && let Ok(d) = fs::File::open(if dir.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                dir
-            })
-        {
+        if let Ok(d) = fs::File::open(&self.dir) {
             let _ = d.sync_all();
         }
         Ok(std::mem::take(&mut self.target))
@@ -88,6 +79,7 @@ pub fn stage(
     let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("out");
     remove_stale_temporaries(dir, name);
     let staged = Staged {
+        dir: dir.to_path_buf(),
         tmp: dir.join(format!(".{name}.{}.tmp", std::process::id())),
         target: target.to_path_buf(),
         what: what.to_owned(),
