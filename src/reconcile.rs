@@ -4,6 +4,7 @@
 
 use crate::bsn::Pseudonymiser;
 use crate::checks::{self, Finding, Severity};
+use crate::ingest::digest_cache::DigestCache;
 use crate::ingest::intern::Interner;
 use crate::ingest::{self, Ingested, InputFile, Reject, Window};
 use crate::model::{Builder, Model, Params};
@@ -54,6 +55,8 @@ pub struct Outcome {
     pub files: Vec<InputFile>,
     /// The files' sha256, still being worked out (`write_tables` puts them in `files`).
     pub digests: Option<ingest::Digests>,
+    /// The digests remembered in the output folder (`write_tables` saves this run's there).
+    pub digest_cache: DigestCache,
     pub rejects: Vec<Reject>,
 }
 
@@ -200,12 +203,14 @@ pub fn analyse(opts: &Options) -> Result<Outcome> {
         .unwrap_or(0)
         / 700;
     let mut builder = Builder::new(&interner, expected_events as usize);
+    let mut digest_cache = DigestCache::load(&opts.out);
     let ingested = ingest::ingest(
         &opts.sent,
         &opts.received,
         &opts.replayed,
         window,
         &interner,
+        &mut digest_cache,
         &mut |side, origin, at, event| builder.add(side, origin, at, event),
     )?;
     let Ingested {
@@ -297,6 +302,7 @@ pub fn analyse(opts: &Options) -> Result<Outcome> {
         model,
         files,
         digests,
+        digest_cache,
         rejects,
     })
 }
@@ -334,7 +340,7 @@ fn write_tables(opts: &Options, o: &mut Outcome) -> Result<()> {
     let mut staged =
         tables::stage_all(&opts.out, run, opts.shard, tables_out).with_context(cannot)?;
     if let Some(digests) = o.digests.take() {
-        for (f, sha) in o.files.iter_mut().zip(digests.finish()?) {
+        for (f, sha) in o.files.iter_mut().zip(digests.finish(&mut o.digest_cache)?) {
             f.sha256 = sha;
         }
     }
@@ -356,6 +362,10 @@ fn write_tables(opts: &Options, o: &mut Outcome) -> Result<()> {
     // `runs` goes last: a run is listed only once all its tables are in place.
     staged.extend(one(&o.run, "runs", tables::runs_table(&o.run, &o.files)?)?);
     o.written = tables::commit_all(staged, opts.shard).with_context(cannot)?;
+    // The next run (and the replay's check of this one's inputs) reads unchanged files no more.
+    if let Err(e) = o.digest_cache.save() {
+        tracing::warn!("the digests of the inputs could not be remembered: {e:#}");
+    }
     Ok(())
 }
 

@@ -8,6 +8,7 @@
 //! work after the file in hand.
 
 use super::Format;
+use super::digest_cache::{DigestCache, Stamp};
 use anyhow::{Result, anyhow};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -16,6 +17,8 @@ use std::sync::{Arc, Mutex};
 /// The files of a run and the digests worked out so far.
 pub(crate) struct Files {
     inputs: Vec<(PathBuf, Format)>,
+    /// Each file's stamp, taken when it was opened (`None`: no stamp, not remembered).
+    stamps: Vec<Option<Stamp>>,
     /// The mapped NDJSON files (the parse reads the same bytes); the other formats are read again.
     maps: Vec<Option<memmap2::Mmap>>,
     next: AtomicUsize,
@@ -24,15 +27,34 @@ pub(crate) struct Files {
 }
 
 impl Files {
-    pub(crate) fn new(inputs: Vec<(PathBuf, Format)>, maps: Vec<Option<memmap2::Mmap>>) -> Self {
-        let n = inputs.len();
+    /// The files of a run; those whose stamp is unchanged since `cache` remembered them start
+    /// out done.
+    pub(crate) fn new(
+        inputs: Vec<(PathBuf, Format)>,
+        maps: Vec<Option<memmap2::Mmap>>,
+        stamps: Vec<Option<Stamp>>,
+        cache: &mut DigestCache,
+    ) -> Self {
+        let done = inputs
+            .iter()
+            .zip(&stamps)
+            .map(|((path, _), stamp)| stamp.as_ref().and_then(|s| cache.get(path, s)).map(Ok))
+            .collect();
         Files {
             inputs,
+            stamps,
             maps,
             next: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
-            done: Mutex::new((0..n).map(|_| None).collect()),
+            done: Mutex::new(done),
         }
+    }
+
+    fn is_done(&self, f: usize) -> bool {
+        self.done
+            .lock()
+            .map(|d| d.get(f).is_some_and(Option::is_some))
+            .unwrap_or(false)
     }
 
     /// The whole of a mapped file (empty when it is not mapped).
@@ -45,9 +67,7 @@ impl Files {
         if *format == Format::Ndjson {
             Ok(super::formats::sha256_bytes(self.data(f)))
         } else {
-            super::formats::sha256_file(path)
-                .map(|(h, _)| h)
-                .map_err(|e| format!("{e:#}"))
+            super::formats::sha256_file(path).map_err(|e| format!("{e:#}"))
         }
     }
 
@@ -57,6 +77,9 @@ impl Files {
             let f = self.next.fetch_add(1, Ordering::Relaxed);
             if f >= self.inputs.len() {
                 return;
+            }
+            if self.is_done(f) {
+                continue;
             }
             let r = self.hash(f);
             if let Some(slot) = self.done.lock().ok().as_mut().and_then(|d| d.get_mut(f)) {
@@ -97,8 +120,9 @@ impl Digests {
     }
 
     /// The digests in file order, hashing what is left here and on one more thread at normal
-    /// priority; an error names the first file that could not be read.
-    pub fn finish(self) -> Result<Vec<String>> {
+    /// priority; an error names the first file that could not be read. Each is remembered in
+    /// `cache`.
+    pub fn finish(self, cache: &mut DigestCache) -> Result<Vec<String>> {
         let files = &self.files;
         let (t0, taken) = (
             std::time::Instant::now(),
@@ -123,6 +147,7 @@ impl Digests {
         }
         tracing::debug!(
             files = files.inputs.len(),
+            remembered = cache.hits,
             in_background = taken.min(files.inputs.len()),
             hashed_again = again,
             finish_ms = t0.elapsed().as_millis() as u64,
@@ -130,8 +155,14 @@ impl Digests {
         );
         done.into_iter()
             .zip(&files.inputs)
-            .map(|(d, (path, _))| match d {
-                Some(Ok(h)) => Ok(h),
+            .zip(&files.stamps)
+            .map(|((d, (path, _)), stamp)| match d {
+                Some(Ok(h)) => {
+                    if let Some(s) = stamp {
+                        cache.record(path, s, &h);
+                    }
+                    Ok(h)
+                }
                 Some(Err(e)) => Err(anyhow!("cannot read {}: {e}", path.display())),
                 None => Err(anyhow!("cannot read {}: not hashed", path.display())),
             })
@@ -164,15 +195,29 @@ mod tests {
     use super::*;
 
     fn files(dir: &std::path::Path, list: &[(&str, &[u8], Format)]) -> Arc<Files> {
-        let mut inputs = Vec::new();
-        let mut maps = Vec::new();
+        for (name, bytes, _) in list {
+            if !name.starts_with("missing") {
+                std::fs::write(dir.join(name), bytes).unwrap();
+            }
+        }
+        open(dir, list, &mut DigestCache::default())
+    }
+
+    /// The files of `list` as they are in `dir` (a name starting with "missing" is not there).
+    fn open(
+        dir: &std::path::Path,
+        list: &[(&str, &[u8], Format)],
+        cache: &mut DigestCache,
+    ) -> Arc<Files> {
+        let (mut inputs, mut maps, mut stamps) = (Vec::new(), Vec::new(), Vec::new());
         for (name, bytes, format) in list {
             let path = dir.join(name);
             if name.starts_with("missing") {
                 maps.push(None);
+                stamps.push(None);
             } else {
-                std::fs::write(&path, bytes).unwrap();
                 let f = std::fs::File::open(&path).unwrap();
+                stamps.push(Some(Stamp::of(&f.metadata().unwrap())));
                 maps.push(
                     (*format == Format::Ndjson && !bytes.is_empty())
                         .then(|| unsafe { memmap2::Mmap::map(&f) }.unwrap()),
@@ -180,7 +225,7 @@ mod tests {
             }
             inputs.push((path, *format));
         }
-        Arc::new(Files::new(inputs, maps))
+        Arc::new(Files::new(inputs, maps, stamps, cache))
     }
 
     /// The digests are the files' sha256 (FIPS 180-2's "abc" vector and the empty input), mapped
@@ -203,7 +248,43 @@ mod tests {
                     std::thread::yield_now();
                 }
             }
-            assert_eq!(d.finish().unwrap(), [abc, empty, abc]);
+            assert_eq!(
+                d.finish(&mut DigestCache::default()).unwrap(),
+                [abc, empty, abc]
+            );
+        }
+    }
+
+    /// A file whose stamp the cache remembers is not read again: its digest is the remembered
+    /// one (here a made-up one, to tell them apart). A file written to since is read again, and
+    /// what was read is remembered.
+    #[test]
+    fn a_file_remembered_with_its_stamp_is_not_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let list: &[(&str, &[u8], Format)] = &[
+            ("a.ndjson", b"abc", Format::Ndjson),
+            ("b.csv", b"abc", Format::Csv),
+            ("c.ndjson", b"abc", Format::Ndjson),
+        ];
+        let made_up = "0".repeat(64);
+        let mut cache = DigestCache::default();
+        for (name, bytes, _) in list {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            let stamp = Stamp::of_path(&path).unwrap().as_if_taken_later(2);
+            cache.record(&path, &stamp, &made_up);
+        }
+        std::fs::write(dir.path().join("c.ndjson"), b"abd").unwrap();
+        for wait in [false, true] {
+            let d = Digests::start(open(dir.path(), list, &mut cache));
+            if wait {
+                while d.files.next.load(Ordering::Relaxed) < list.len() {
+                    std::thread::yield_now();
+                }
+            }
+            let abd = "a52d159f262b2c6ddb724a61840befc36eb30c88877a4030b65cbe86298449c9";
+            let got = d.finish(&mut cache).unwrap();
+            assert_eq!(got, [made_up.as_str(), made_up.as_str(), abd]);
         }
     }
 
@@ -217,7 +298,7 @@ mod tests {
                 ("missing.csv", b"", Format::Csv),
             ],
         ));
-        let e = format!("{:#}", d.finish().unwrap_err());
+        let e = format!("{:#}", d.finish(&mut DigestCache::default()).unwrap_err());
         assert!(
             e.contains("cannot read") && e.contains("missing.csv"),
             "{e}"

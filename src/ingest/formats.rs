@@ -38,20 +38,19 @@ pub(crate) fn sha256_bytes(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
-pub(crate) fn sha256_file(path: &Path) -> Result<(String, u64)> {
+/// The sha256 of the file at `path` (hex), read in 1 MiB blocks.
+pub(crate) fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut f = std::fs::File::open(path)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
-    let mut total = 0u64;
     loop {
         let n = f.read(&mut buf)?;
         if n == 0 {
             break;
         }
-        total += n as u64;
         h.update(&buf[..n]);
     }
-    Ok((hex::encode(h.finalize()), total))
+    Ok(hex::encode(h.finalize()))
 }
 
 /// A line without its trailing `\\r`, spaces and tabs.

@@ -12,6 +12,7 @@
 //! Which files a run reads is `files.rs`; the duplicate-line set is `seen.rs`.
 
 pub mod compact;
+pub mod digest_cache;
 mod digests;
 pub use digests::Digests;
 pub mod event;
@@ -122,27 +123,31 @@ const AHEAD: usize = 6;
 
 /// Reads both logs, handing every usable event (in file order) to `sink` with the position of
 /// its record (`formats::event_at` reads it again). Fails only when a
-/// named input does not exist or cannot be opened.
+/// named input does not exist or cannot be opened. The files' digests are taken from
+/// `digest_cache` where it remembers them (`Ingested::digests` works out the others).
 pub fn ingest(
     sent: &[String],
     received: &[String],
     replayed: &[String],
     window: Window,
     interner: &Interner,
+    digest_cache: &mut digest_cache::DigestCache,
     sink: &mut dyn FnMut(Side, Origin, u64, CEvent) -> bool,
 ) -> Result<Ingested> {
     let files = input_files(sent, received, replayed)?;
     // Map the NDJSON files; the others are opened by their readers.
     let mut maps: Vec<Option<memmap2::Mmap>> = Vec::with_capacity(files.len());
     let mut sizes = Vec::with_capacity(files.len());
+    let mut stamps = Vec::with_capacity(files.len());
     for (_, path, format, _) in &files {
         let f =
             std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let len = f
+        let meta = f
             .metadata()
-            .with_context(|| format!("cannot read {}", path.display()))?
-            .len();
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let len = meta.len();
         sizes.push(len);
+        stamps.push(Some(digest_cache::Stamp::of(&meta)));
         maps.push(if *format == Format::Ndjson && len > 0 {
             // SAFETY: the map is read-only and dropped before we return; a log file being
             // truncated by another process while we read it is outside what a batch job over
@@ -155,10 +160,13 @@ pub fn ingest(
             None
         });
     }
-    // The digests are worked out beside the parse, from the same mapped bytes.
+    // The digests are worked out beside the parse, from the same mapped bytes, for the files
+    // whose stamp `digest_cache` does not remember.
     let mapped = Arc::new(digests::Files::new(
         files.iter().map(|(_, p, f, _)| (p.clone(), *f)).collect(),
         maps,
+        stamps,
+        digest_cache,
     ));
     let digests = Digests::start(Arc::clone(&mapped));
     // Whole files; parsing skips a byte-order mark.

@@ -125,7 +125,7 @@ pub async fn replay(cfg: &ReplayConfig) -> Result<ReplaySummary> {
                 // them again would build the same model.
                 Some(o) if o.run.run_id == run.run_id => o,
                 _ => {
-                    plan::verify_inputs(&run)?;
+                    plan::verify_inputs(&run, &out)?;
                     std::sync::Arc::new(plan::rebuild(&run, &out, &p)?)
                 }
             };

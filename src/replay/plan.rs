@@ -12,6 +12,7 @@ use super::ReplayConfig;
 use crate::bsn::Pseudonymiser;
 use crate::fhir::request::{normalise, origin};
 use crate::fhir::task::RequestKind;
+use crate::ingest::digest_cache::{DigestCache, sha256_cached};
 use crate::job::TokenSource;
 use crate::model::{Notification, RequestSource};
 use crate::reconcile::{Options, Outcome, analyse};
@@ -21,7 +22,6 @@ use polars::prelude::*;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// The finding categories about a whole notification.
@@ -224,24 +224,12 @@ pub fn latest_run(out: &Path) -> Result<RunInfo> {
     best.ok_or_else(|| anyhow!("the runs table in {} is empty", out.display()))
 }
 
-pub fn sha256_of(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
-}
-
-/// Every input of the run must be there, unchanged.
-pub fn verify_inputs(run: &RunInfo) -> Result<()> {
+/// Every input of the run must be there, unchanged. A file whose stamp is unchanged since a run
+/// remembered its digest in `out` (`ingest::digest_cache`) is not read again.
+pub fn verify_inputs(run: &RunInfo, out: &Path) -> Result<()> {
+    let mut cache = DigestCache::load(out);
     for i in &run.inputs {
-        let sha = sha256_of(&i.path).map_err(|e| {
+        let sha = sha256_cached(&mut cache, &i.path).map_err(|e| {
             anyhow!(
                 "run {}: the input {} cannot be read ({}); replay needs the run's inputs as they were",
                 run.run_id,
@@ -256,6 +244,9 @@ pub fn verify_inputs(run: &RunInfo) -> Result<()> {
                 i.path.display()
             );
         }
+    }
+    if let Err(e) = cache.save() {
+        tracing::warn!("the digests of the inputs could not be remembered: {e:#}");
     }
     Ok(())
 }

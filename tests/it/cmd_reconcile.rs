@@ -185,6 +185,120 @@ fn a_run_whose_tables_cannot_all_be_written_replaces_none() {
     assert_eq!(ids.len(), 1, "{ids:?}");
 }
 
+/// The `input_files` table's digests, by path.
+fn digests_in_table(out: &Path) -> std::collections::BTreeMap<String, String> {
+    let paths = crate::run::strings(out, "input_files", "path");
+    let shas = crate::run::strings(out, "input_files", "sha256");
+    paths
+        .into_iter()
+        .flatten()
+        .zip(shas.into_iter().flatten())
+        .collect()
+}
+
+fn sha256_hex(path: &Path) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+/// A reconcile with the debug log of the digests; returns the number of files whose digest was
+/// remembered from an earlier run.
+fn reconcile_remembering(sent: &Path, received: &Path, out: &Path) -> usize {
+    let o = bin()
+        .env("RUST_LOG", "pullrecon::ingest=debug")
+        .args(["reconcile", "--sent"])
+        .arg(sent)
+        .arg("--received")
+        .arg(received)
+        .arg("--out")
+        .arg(out)
+        .args(["--as-of", AS_OF, "--log-format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.contains(r#""message":"digests""#))
+        .unwrap_or_else(|| panic!("no digests line in {stderr}"));
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    v["fields"]["remembered"].as_u64().unwrap() as usize
+}
+
+/// A second reconcile over the same logs takes each file's sha256 from the digests the first one
+/// remembered in the output folder, without reading the file again; a file written to since
+/// (appended to, or rewritten in place at the same size with its modification time set back)
+/// is read again, and every digest in `input_files` is the file's true sha256.
+#[test]
+fn unchanged_inputs_are_not_hashed_again_and_changed_ones_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sent, received, out) = (
+        dir.path().join("sent"),
+        dir.path().join("received"),
+        dir.path().join("out"),
+    );
+    for (from, to) in [("sent", &sent), ("received", &received)] {
+        std::fs::create_dir(to).unwrap();
+        for f in all_files(&repo().join("sample-data").join(from)) {
+            std::fs::copy(&f, to.join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    // Files written within a second of a run are not remembered (their stamp could hide a write
+    // in the same clock tick).
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let files = all_files(&sent).len() + all_files(&received).len();
+    assert_eq!(files, 5);
+    let check = |out: &Path| {
+        let table = digests_in_table(out);
+        assert_eq!(table.len(), files, "{table:?}");
+        for (path, sha) in &table {
+            assert_eq!(sha, &sha256_hex(Path::new(path)), "{path}");
+        }
+    };
+
+    assert_eq!(reconcile_remembering(&sent, &received, &out), 0);
+    check(&out);
+    assert!(out.join(".pullrecon-digests.json").exists());
+    assert_eq!(reconcile_remembering(&sent, &received, &out), files);
+    check(&out);
+
+    // Appended to: another size.
+    let pulls = received.join("pulls-2026-11-19.ndjson");
+    let mut text = std::fs::read_to_string(&pulls).unwrap();
+    text.push('\n');
+    std::fs::write(&pulls, &text).unwrap();
+    // Rewritten in place at the same size, its modification time set back: only its change time
+    // tells.
+    let notify = sent.join("notified-pull-2026-11-19.ndjson");
+    let modified = std::fs::metadata(&notify).unwrap().modified().unwrap();
+    let bytes = std::fs::read(&notify).unwrap();
+    let changed = String::from_utf8(bytes.clone())
+        .unwrap()
+        .replacen("2026-11-19T", "2026-11-18T", 1)
+        .into_bytes();
+    assert_eq!(changed.len(), bytes.len());
+    assert_ne!(changed, bytes);
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&notify)
+        .unwrap();
+    std::io::Write::write_all(&mut &f, &changed).unwrap();
+    f.set_modified(modified).unwrap();
+    drop(f);
+    assert_eq!(
+        std::fs::metadata(&notify).unwrap().modified().unwrap(),
+        modified
+    );
+
+    assert_eq!(reconcile_remembering(&sent, &received, &out), files - 2);
+    check(&out);
+}
+
 #[test]
 fn same_input_and_as_of_give_identical_findings() {
     let a = tempfile::tempdir().unwrap();
