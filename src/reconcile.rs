@@ -203,7 +203,7 @@ pub fn analyse(opts: &Options) -> Result<Outcome> {
         .unwrap_or(0)
         / 700;
     let mut builder = Builder::new(&interner, expected_events as usize);
-    let mut digest_cache = DigestCache::load(&opts.out);
+    let mut digest_cache = DigestCache::load(&opts.out, opts.shard);
     let ingested = ingest::ingest(
         &opts.sent,
         &opts.received,

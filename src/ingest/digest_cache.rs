@@ -18,8 +18,17 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-/// The cache file's name within the output folder.
+/// The cache file's name within the output folder (a shard's is
+/// `.pullrecon-digests-I-of-N.json`: the machines of a sharded night share the folder, and each
+/// keeps its own, so that none writes over another's).
 pub const FILE_NAME: &str = ".pullrecon-digests.json";
+
+fn file_name(shard: Option<(u32, u32)>) -> String {
+    match shard {
+        None => FILE_NAME.to_owned(),
+        Some((i, n)) => format!(".pullrecon-digests-{i}-of-{n}.json"),
+    }
+}
 
 /// What identifies one version of a file's contents without reading them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,9 +121,10 @@ impl std::fmt::Debug for DigestCache {
 }
 
 impl DigestCache {
-    /// The cache of an output folder (empty when there is none or it cannot be read).
-    pub fn load(out: &Path) -> DigestCache {
-        let file = out.join(FILE_NAME);
+    /// The cache of an output folder, or of one shard in it (empty when there is none or it
+    /// cannot be read).
+    pub fn load(out: &Path, shard: Option<(u32, u32)>) -> DigestCache {
+        let file = out.join(file_name(shard));
         let entries = std::fs::read(&file)
             .ok()
             .and_then(|b| serde_json::from_slice::<Saved>(&b).ok())
@@ -216,7 +226,7 @@ mod tests {
         let path = dir.path().join("a.ndjson");
         let stamp = settled(&path, b"abc\n");
         let sha = sha256_file(&path).unwrap();
-        let mut cache = DigestCache::load(dir.path());
+        let mut cache = DigestCache::load(dir.path(), None);
         assert_eq!(cache.get(&path, &stamp), None);
         cache.record(&path, &stamp, &sha);
         assert_eq!(cache.get(&path, &stamp), Some(sha.clone()));
@@ -254,7 +264,7 @@ mod tests {
         std::fs::write(&path, b"abc\n").unwrap();
         let fresh = Stamp::of_path(&path).unwrap();
         assert!(fresh.racy());
-        let mut cache = DigestCache::load(dir.path());
+        let mut cache = DigestCache::load(dir.path(), None);
         cache.record(&path, &fresh, &sha256_file(&path).unwrap());
         assert_eq!(cache.get(&path, &fresh), None);
     }
@@ -264,19 +274,39 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (a, b) = (dir.path().join("a.ndjson"), dir.path().join("b.ndjson"));
         let (sa, sb) = (settled(&a, b"abc\n"), settled(&b, b"def\n"));
-        let mut cache = DigestCache::load(dir.path());
+        let mut cache = DigestCache::load(dir.path(), None);
         cache.record(&a, &sa, &sha256_file(&a).unwrap());
         cache.record(&b, &sb, &sha256_file(&b).unwrap());
         // b is written to after it was remembered: its entry is not saved.
         std::fs::write(&b, b"xyz\n").unwrap();
         cache.save().unwrap();
-        let mut again = DigestCache::load(dir.path());
+        let mut again = DigestCache::load(dir.path(), None);
         assert_eq!(again.get(&a, &sa), Some(sha256_file(&a).unwrap()));
         assert_eq!(again.get(&b, &sb), None);
         let mode = std::fs::metadata(dir.path().join(FILE_NAME))
             .unwrap()
             .mode();
         assert_eq!(mode & 0o777, 0o640);
+    }
+
+    /// The shards of a night share the output folder: each keeps a cache of its own.
+    #[test]
+    fn each_shard_keeps_its_own_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.ndjson");
+        let stamp = settled(&path, b"abc\n");
+        let sha = sha256_file(&path).unwrap();
+        for shard in [None, Some((1, 4))] {
+            let mut cache = DigestCache::load(dir.path(), shard);
+            assert_eq!(cache.get(&path, &stamp), None, "{shard:?}");
+            cache.record(&path, &stamp, &sha);
+            cache.save().unwrap();
+        }
+        for name in [FILE_NAME, ".pullrecon-digests-1-of-4.json"] {
+            assert!(dir.path().join(name).exists(), "{name}");
+        }
+        let mut other = DigestCache::load(dir.path(), Some((2, 4)));
+        assert_eq!(other.get(&path, &stamp), None);
     }
 
     #[test]
@@ -296,7 +326,7 @@ mod tests {
         ] {
             std::fs::write(dir.path().join(FILE_NAME), &text).unwrap();
             assert_eq!(
-                DigestCache::load(dir.path()).get(&path, &stamp),
+                DigestCache::load(dir.path(), None).get(&path, &stamp),
                 None,
                 "{text}"
             );
@@ -305,7 +335,7 @@ mod tests {
         let good = serde_json::json!({"version": 1, "files": [entry]}).to_string();
         std::fs::write(dir.path().join(FILE_NAME), good).unwrap();
         assert_eq!(
-            DigestCache::load(dir.path()).get(&path, &stamp),
+            DigestCache::load(dir.path(), None).get(&path, &stamp),
             Some("0".repeat(64))
         );
     }

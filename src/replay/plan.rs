@@ -227,7 +227,7 @@ pub fn latest_run(out: &Path) -> Result<RunInfo> {
 /// Every input of the run must be there, unchanged. A file whose stamp is unchanged since a run
 /// remembered its digest in `out` (`ingest::digest_cache`) is not read again.
 pub fn verify_inputs(run: &RunInfo, out: &Path) -> Result<()> {
-    let mut cache = DigestCache::load(out);
+    let mut cache = DigestCache::load(out, None);
     for i in &run.inputs {
         let sha = sha256_cached(&mut cache, &i.path).map_err(|e| {
             anyhow!(
