@@ -5,7 +5,8 @@ memory-mapped input files are file-backed (RssFile), not anonymous, so they do n
 kernel can drop them at any time. VmHWM is reported too, for reference (it includes them).
 
 Usage: measure.py --json OUT.json [--stdout FILE] [--interval-ms 5] -- COMMAND [ARG...]
-Prints one line `wall_s=… peak_rss_anon_mb=… exit=…` and writes the same as JSON.
+Prints one line `wall_s=… peak_rss_anon_mb=… exit=…` and writes the same as JSON. The `_mb`
+figures are MiB (2^20 bytes: /proc reports kB of 1024 bytes); `peak_rss_anon_bytes` is exact.
 """
 
 import argparse
@@ -55,6 +56,7 @@ def main() -> int:
         "command": cmd,
         "wall_s": round(wall, 3),
         "peak_rss_anon_mb": round(peak_anon / 1024, 1),
+        "peak_rss_anon_bytes": peak_anon * 1024,
         "peak_rss_file_mb": round(peak_file / 1024, 1),
         "vm_hwm_mb": round(hwm / 1024, 1),
         "samples": samples,
