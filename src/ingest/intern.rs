@@ -102,6 +102,11 @@ fn table_hash(bits: u32) -> u64 {
     (u64::from(bits) << 32) | u64::from(bits)
 }
 
+/// What a shard's growing vectors reserve up front: a block this large comes straight from the
+/// kernel (`process::large_blocks_from_the_kernel`), so the vector grows in place (`mremap`) and
+/// leaves no freed blocks behind in the heap; pages not yet written cost no memory.
+const RESERVE: usize = 1 << 20;
+
 #[derive(Default)]
 struct Shard {
     table: HashTable<Slot>,
@@ -110,6 +115,17 @@ struct Shard {
     text: String,
     /// Compact uuid entries: prefix symbol and 16 bytes.
     bytes: Vec<u8>,
+}
+
+impl Shard {
+    fn new() -> Self {
+        Shard {
+            table: HashTable::new(),
+            spans: Vec::with_capacity(RESERVE / std::mem::size_of::<Span>()),
+            text: String::with_capacity(RESERVE),
+            bytes: Vec::with_capacity(RESERVE),
+        }
+    }
 }
 
 /// The key of a text: either the text or (prefix, uuid).
@@ -295,7 +311,7 @@ impl Default for Interner {
 impl Interner {
     pub fn new() -> Self {
         Interner {
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::new())).collect(),
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }

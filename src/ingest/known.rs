@@ -13,6 +13,12 @@ pub struct KnownBodies {
     shards: Vec<std::sync::Mutex<std::collections::HashMap<u64, Sym, Spread>>>,
 }
 
+/// 16 shards, each behind its own lock: few enough that at millions of bodies each shard's table
+/// is a block of its own from the kernel, handed back whole when the shard outgrows it (64 left
+/// their outgrown tables as holes in the parsing threads' heaps).
+const SHARD_BITS: u32 = 4;
+const SHARDS: usize = 1 << SHARD_BITS;
+
 /// The hasher of `KnownBodies`: its keys are already hashes.
 #[derive(Default, Clone, Copy)]
 pub struct Spread;
@@ -27,7 +33,7 @@ impl std::hash::BuildHasher for Spread {
 impl KnownBodies {
     pub fn new() -> Self {
         KnownBodies {
-            shards: (0..64).map(|_| Default::default()).collect(),
+            shards: (0..SHARDS).map(|_| Default::default()).collect(),
         }
     }
 
@@ -35,7 +41,10 @@ impl KnownBodies {
         &self,
         h: u64,
     ) -> Option<std::sync::MutexGuard<'_, std::collections::HashMap<u64, Sym, Spread>>> {
-        self.shards.get((h >> 58) as usize)?.lock().ok()
+        self.shards
+            .get((h >> (64 - SHARD_BITS)) as usize)?
+            .lock()
+            .ok()
     }
 
     pub(super) fn insert(&self, h: u128, id: Sym) {

