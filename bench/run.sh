@@ -61,7 +61,7 @@ for n in sizes:
         "steps_s": steps,
         "replay": replay.group(1) if replay else None,
     }
-    print(f"{int(n):>9,} notifications: {m['wall_s']:.1f} s, peak RssAnon {m['peak_rss_anon_mb']:,.0f} MB; "
+    print(f"{int(n):>9,} notifications: {m['wall_s']:.1f} s, peak RssAnon {m['peak_rss_anon_mb']:,.0f} MiB; "
           + ", ".join(f"{s} {t:.1f} s" for s, t in steps.items()))
 json.dump(out, open(f"{results}/run.json", "w"), indent=2)
 bad = [n for n in sizes if out["sizes"][n]["exit"] not in (0, 3)]

@@ -80,7 +80,7 @@ print(f"{int(size):,} notifications, {runs} runs, median per N:")
 for n, s in out["shards"].items():
     speedup = f", {one / s['slowest_shard_s']:.2f}x faster than N=1" if one and n != 1 else ""
     print(f"  N={n}: night {s['slowest_shard_s']:.2f} s (the slowest shard{speedup}), "
-          f"machine time {s['machine_s']:.2f} s, peak RssAnon {s['peak_rss_anon_mb']:,.0f} MB, "
+          f"machine time {s['machine_s']:.2f} s, peak RssAnon {s['peak_rss_anon_mb']:,.0f} MiB, "
           f"findings {'=' if s['findings_equal_expected'] else '!='} expected.json")
 json.dump(out, open(out_path, "w"), indent=2)
 sys.exit(0 if ok else 1)
