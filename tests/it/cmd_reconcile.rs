@@ -204,23 +204,13 @@ fn sha256_hex(path: &Path) -> String {
 /// A reconcile with the debug log of the digests; returns the number of files whose digest was
 /// remembered from an earlier run.
 fn reconcile_remembering(sent: &Path, received: &Path, out: &Path) -> usize {
-    let o = bin()
-        .env("RUST_LOG", "pullrecon::ingest=debug")
-        .args(["reconcile", "--sent"])
-        .arg(sent)
-        .arg("--received")
-        .arg(received)
-        .arg("--out")
-        .arg(out)
-        .args(["--as-of", AS_OF, "--log-format", "json"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let debug = [
+        "--log-format",
+        "json",
+        "--log-level",
+        "pullrecon::ingest=debug",
+    ];
+    let o = reconcile_logs(sent, received, out, &debug);
     let stderr = String::from_utf8_lossy(&o.stderr);
     let line = stderr
         .lines()

@@ -199,6 +199,34 @@ pub fn bin() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_pullrecon"))
 }
 
+/// `pullrecon reconcile` of two log folders at `AS_OF` with extra arguments, which must end with
+/// status 3 (the logs hold error findings).
+pub fn reconcile_logs(
+    sent: &Path,
+    received: &Path,
+    out: &Path,
+    extra: &[&str],
+) -> std::process::Output {
+    let o = bin()
+        .args(["reconcile", "--sent"])
+        .arg(sent)
+        .arg("--received")
+        .arg(received)
+        .arg("--out")
+        .arg(out)
+        .args(["--as-of", AS_OF])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
 /// Every file under a folder (hidden ones too), sorted; none when the folder does not exist.
 pub fn all_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();

@@ -11,23 +11,8 @@ use std::path::Path;
 
 /// `reconcile` of a generated folder at its expected.json parameters, with extra arguments.
 fn reconcile_generated(data: &Path, out: &Path, extra: &[&str]) {
-    let o = bin()
-        .args(["reconcile", "--sent"])
-        .arg(data.join("sent"))
-        .arg("--received")
-        .arg(data.join("received"))
-        .arg("--out")
-        .arg(out)
-        .args(["--as-of", AS_OF, "-q"])
-        .args(extra)
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let args = [&["-q"], extra].concat();
+    reconcile_logs(&data.join("sent"), &data.join("received"), out, &args);
 }
 
 /// Adds to the received log `n` notifications that neither log notified, with two pulls each.
