@@ -363,9 +363,7 @@ fn write_tables(opts: &Options, o: &mut Outcome) -> Result<()> {
     staged.extend(one(&o.run, "runs", tables::runs_table(&o.run, &o.files)?)?);
     o.written = tables::commit_all(staged, opts.shard).with_context(cannot)?;
     // The next run (and the replay's check of this one's inputs) reads unchanged files no more.
-    if let Err(e) = o.digest_cache.save() {
-        tracing::warn!("the digests of the inputs could not be remembered: {e:#}");
-    }
+    o.digest_cache.keep();
     Ok(())
 }
 

@@ -5,7 +5,8 @@
 //! and of the tables) instead of sharing the cores with the parse. `Digests::finish` hashes what
 //! is left at normal priority, on two threads, and hands the digests over; it never waits for the
 //! background thread, which a busy machine may keep from running. Dropping the handle stops the
-//! work after the file in hand.
+//! work after the file in hand. A file whose digest an earlier run remembered for the same stamp
+//! (`digest_cache`) starts out done.
 
 use super::Format;
 use super::digest_cache::{DigestCache, Stamp};
@@ -133,18 +134,21 @@ impl Digests {
             files.work();
         });
         // The file the background thread may still be on is hashed again rather than waited for.
-        let mut done: Vec<_> = files
+        let mut again = 0;
+        let done: Vec<Result<String, String>> = files
             .done
             .lock()
             .map(|d| d.clone())
-            .unwrap_or_else(|e| e.into_inner().clone());
-        let mut again = 0;
-        for (f, d) in done.iter_mut().enumerate() {
-            if d.is_none() {
-                *d = Some(files.hash(f));
-                again += 1;
-            }
-        }
+            .unwrap_or_else(|e| e.into_inner().clone())
+            .into_iter()
+            .enumerate()
+            .map(|(f, d)| {
+                d.unwrap_or_else(|| {
+                    again += 1;
+                    files.hash(f)
+                })
+            })
+            .collect();
         tracing::debug!(
             files = files.inputs.len(),
             remembered = cache.hits,
@@ -157,14 +161,13 @@ impl Digests {
             .zip(&files.inputs)
             .zip(&files.stamps)
             .map(|((d, (path, _)), stamp)| match d {
-                Some(Ok(h)) => {
+                Ok(h) => {
                     if let Some(s) = stamp {
                         cache.record(path, s, &h);
                     }
                     Ok(h)
                 }
-                Some(Err(e)) => Err(anyhow!("cannot read {}: {e}", path.display())),
-                None => Err(anyhow!("cannot read {}: not hashed", path.display())),
+                Err(e) => Err(anyhow!("cannot read {}: {e}", path.display())),
             })
             .collect()
     }

@@ -155,7 +155,7 @@ pub(super) fn finish_slot(
     for r in reqs {
         let request = norm.norm(r.raw, n.base, memo);
         let source = RequestSource::NotificationTask;
-        expect(&mut out.exps, e0, request, r.kind.clone(), source, r.code);
+        push_expected(&mut out.exps, e0, request, r.kind.clone(), source, r.code);
     }
     if n.task.get_workflow_task == Some(true) && n.task.based_on.is_some() {
         let text = norm.interner.with_str(n.task.based_on, |id| {
@@ -163,7 +163,7 @@ pub(super) fn finish_slot(
         });
         let request = norm.interner.intern(&text);
         let (kind, source) = (RequestKind::WorkflowTask, RequestSource::WorkflowTaskRef);
-        expect(&mut out.exps, e0, request, kind, source, cx.task_ref_code);
+        push_expected(&mut out.exps, e0, request, kind, source, cx.task_ref_code);
     }
 
     // The pulls, by normalised request (the event's own base first). Entries that normalise to
@@ -237,7 +237,7 @@ pub(super) fn finish_slot(
         for r in &wf.reqs {
             let request = norm.norm(r.raw, n.base, memo);
             let source = RequestSource::WorkflowTask;
-            expect(&mut out.exps, e0, request, r.kind.clone(), source, r.code);
+            push_expected(&mut out.exps, e0, request, r.kind.clone(), source, r.code);
         }
     }
     n.exp = (e0 as u32, (out.exps.len() - e0) as u32);
@@ -246,7 +246,7 @@ pub(super) fn finish_slot(
 }
 
 /// Adds an expected request to a notification's (those from `e0` on), unless it is already one.
-fn expect(
+fn push_expected(
     exps: &mut Vec<Exp>,
     e0: usize,
     request: Sym,

@@ -245,9 +245,7 @@ pub fn verify_inputs(run: &RunInfo, out: &Path) -> Result<()> {
             );
         }
     }
-    if let Err(e) = cache.save() {
-        tracing::warn!("the digests of the inputs could not be remembered: {e:#}");
-    }
+    cache.keep();
     Ok(())
 }
 
