@@ -152,15 +152,28 @@ pub fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
-/// One reconciliation: `analyse`, then the audit tables written for the run's date.
+/// One reconciliation: ingest, model and checks, the inputs hashed alongside, then the audit
+/// tables written for the run's date.
 pub fn reconcile(opts: &Options) -> Result<Outcome> {
-    let mut outcome = analyse(opts)?;
+    let mut outcome = read_and_check(opts, Hashing::Inputs)?;
     write_tables(opts, &mut outcome)?;
     Ok(outcome)
 }
 
-/// Ingest, model and checks, writing nothing (replay's plan rebuilds a run this way).
+/// Ingest, model and checks, writing nothing and hashing no input (`reconcile --dry-run`;
+/// replay's plan rebuilds a run this way). The files' `sha256` stay empty.
 pub fn analyse(opts: &Options) -> Result<Outcome> {
+    read_and_check(opts, Hashing::None)
+}
+
+/// Whether a run works out its inputs' sha256 (for the `input_files` and `runs` tables).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Hashing {
+    Inputs,
+    None,
+}
+
+fn read_and_check(opts: &Options, hashing: Hashing) -> Result<Outcome> {
     let started = now_micros();
     crate::process::large_blocks_from_the_kernel();
     let run_id = opts.run_id.clone().unwrap_or_else(|| new_run_id(started));
@@ -203,14 +216,17 @@ pub fn analyse(opts: &Options) -> Result<Outcome> {
         .unwrap_or(0)
         / 700;
     let mut builder = Builder::new(&interner, expected_events as usize);
-    let mut digest_cache = DigestCache::load(&opts.out, opts.shard);
+    let mut digest_cache = match hashing {
+        Hashing::Inputs => DigestCache::load(&opts.out, opts.shard),
+        Hashing::None => DigestCache::default(),
+    };
     let ingested = ingest::ingest(
         &opts.sent,
         &opts.received,
         &opts.replayed,
         window,
         &interner,
-        &mut digest_cache,
+        (hashing == Hashing::Inputs).then_some(&mut digest_cache),
         &mut |side, origin, at, event| builder.add(side, origin, at, event),
     )?;
     let Ingested {
@@ -433,12 +449,17 @@ pub fn summary(o: &Tally) -> String {
         .and_then(|p| p.ancestors().nth(3))
         .map(|p| p.display().to_string())
         .unwrap_or_default();
-    let _ = writeln!(
-        s,
-        "tables: {} written under {} (date={})",
-        o.written.len(),
-        out,
-        r.date
-    );
+    if o.written.is_empty() {
+        // `reconcile --dry-run`: a run that writes always writes all its tables, or fails.
+        let _ = writeln!(s, "tables: none written (a dry run)");
+    } else {
+        let _ = writeln!(
+            s,
+            "tables: {} written under {} (date={})",
+            o.written.len(),
+            out,
+            r.date
+        );
+    }
     s
 }

@@ -1,7 +1,7 @@
 //! `pullrecon reconcile`: reads both logs, writes the audit tables for one run; no network.
 //!
-//! Usage: pullrecon reconcile --sent PATH… --received PATH… --out DIR [--as-of TS] [--grace DUR]
-//!        [--lookback DUR] [--push-sla DUR] [--time-zone TZ] [--sender ORG=URL]…
+//! Usage: pullrecon reconcile --sent PATH… --received PATH… (--out DIR | --dry-run) [--as-of TS]
+//!        [--grace DUR] [--lookback DUR] [--push-sla DUR] [--time-zone TZ] [--sender ORG=URL]…
 //!        [--bsn-key-env VAR | --bsn-key-file PATH] [--shard I/N]
 //!
 //! PATH is a file, a directory (all log files in it) or a glob; formats by extension (.ndjson,
@@ -13,10 +13,13 @@
 //! Each input's sha256 (in `input_files` and `runs`) is remembered in DIR/.pullrecon-digests.json
 //! with the file's stamp (device, inode, size, modification and change time), so a later run over
 //! an unchanged file does not read it again to hash it; delete the file to have every input hashed.
+//! `--dry-run` reads and checks the same way and prints the same summary with the same exit
+//! status, but writes nothing and hashes nothing: a preview of what a window and its parameters
+//! would find, without touching the audit tables (`--out` is then not needed).
 //! Exit status: 0 no error findings, 3 error findings, 2 usage error, 1 the run could not be done.
 
 use crate::bsn::{Pseudonymiser, load_key};
-use crate::reconcile::{Options, now_micros, reconcile, summary};
+use crate::reconcile::{Options, analyse, now_micros, reconcile, summary};
 use anyhow::Result;
 use std::path::PathBuf;
 
@@ -36,8 +39,13 @@ pub struct Args {
     pub received: Vec<String>,
 
     /// Output folder of the audit tables.
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "dry_run")]
+    pub out: Option<PathBuf>,
+
+    /// Read and check, print the summary and exit as a run would, but write nothing (no tables,
+    /// no remembered digests) and hash no input.
+    #[arg(long)]
+    pub dry_run: bool,
 
     /// The moment the run judges at (RFC 3339); later events are ignored. Default: now.
     #[arg(long, value_name = "TS", value_parser = super::parse_ts_arg)]
@@ -87,7 +95,7 @@ impl Args {
         Ok(Options {
             sent: self.sent.clone(),
             received: self.received.clone(),
-            out: self.out.clone(),
+            out: self.out.clone().unwrap_or_default(),
             as_of: self.as_of.unwrap_or_else(now_micros),
             grace_seconds: self.grace,
             lookback_seconds: self.lookback,
@@ -107,7 +115,11 @@ impl Args {
 /// Runs the command; returns the exit status.
 pub fn run(args: &Args, command: String) -> Result<i32> {
     let opts = args.options(command)?;
-    let outcome = reconcile(&opts)?;
+    let outcome = if args.dry_run {
+        analyse(&opts)?
+    } else {
+        reconcile(&opts)?
+    };
     if !args.quiet {
         print!("{}", summary(&outcome.tally()));
     }
@@ -115,6 +127,7 @@ pub fn run(args: &Args, command: String) -> Result<i32> {
         run_id = %outcome.run.run_id,
         findings = outcome.findings.len(),
         rejects = outcome.run.rejects,
+        dry_run = args.dry_run,
         "reconcile finished"
     );
     Ok(outcome.exit_code())

@@ -81,6 +81,7 @@ pub struct Window {
 pub struct Ingested {
     /// The accounts of the input files, their `sha256` still empty: `digests` works them out.
     pub files: Vec<InputFile>,
+    /// The digests being worked out (`None`: the read was asked to hash nothing).
     pub digests: Option<Digests>,
     pub rejects: Vec<Reject>,
     pub duplicates: u64,
@@ -123,15 +124,16 @@ const AHEAD: usize = 6;
 
 /// Reads both logs, handing every usable event (in file order) to `sink` with the position of
 /// its record (`formats::event_at` reads it again). Fails only when a
-/// named input does not exist or cannot be opened. The files' digests are taken from
-/// `digest_cache` where it remembers them (`Ingested::digests` works out the others).
+/// named input does not exist or cannot be opened. With `digest_cache` the files' digests are
+/// taken from it where it remembers them, and `Ingested::digests` works out the others; without
+/// it, no file is hashed (`Ingested::digests` is `None`).
 pub fn ingest(
     sent: &[String],
     received: &[String],
     replayed: &[String],
     window: Window,
     interner: &Interner,
-    digest_cache: &mut digest_cache::DigestCache,
+    digest_cache: Option<&mut digest_cache::DigestCache>,
     sink: &mut dyn FnMut(Side, Origin, u64, CEvent) -> bool,
 ) -> Result<Ingested> {
     let files = input_files(sent, received, replayed)?;
@@ -162,13 +164,14 @@ pub fn ingest(
     }
     // The digests are worked out beside the parse, from the same mapped bytes, for the files
     // whose stamp `digest_cache` does not remember.
+    let hashing = digest_cache.is_some();
     let mapped = Arc::new(digests::Files::new(
         files.iter().map(|(_, p, f, _)| (p.clone(), *f)).collect(),
         maps,
         stamps,
-        digest_cache,
+        digest_cache.unwrap_or(&mut digest_cache::DigestCache::default()),
     ));
-    let digests = Digests::start(Arc::clone(&mapped));
+    let digests = hashing.then(|| Digests::start(Arc::clone(&mapped)));
     // Whole files; parsing skips a byte-order mark.
     let data: Vec<&[u8]> = (0..files.len()).map(|f| mapped.data(f)).collect();
 
@@ -393,7 +396,7 @@ pub fn ingest(
         "read"
     );
     out.files = accounts;
-    out.digests = Some(digests);
+    out.digests = digests;
     Ok(out)
 }
 

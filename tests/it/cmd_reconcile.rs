@@ -51,6 +51,61 @@ fn sample_run_exits_3_with_a_summary() {
     assert!(stdout.contains("1 duplicates"));
 }
 
+/// The summary's lines that say what a run found (not its run id or where its tables went).
+fn found(stdout: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() > 2, "{text}");
+    lines[1..lines.len() - 1]
+        .iter()
+        .map(|l| l.to_string())
+        .collect()
+}
+
+#[test]
+fn a_dry_run_finds_what_a_run_finds_and_writes_and_hashes_nothing() {
+    let written = tempfile::tempdir().unwrap();
+    let run = reconcile_cmd(written.path(), &[]);
+    assert_eq!(run.status.code(), Some(3));
+
+    // With an output folder (even one holding a run) and without one.
+    let out = tempfile::tempdir().unwrap();
+    let before = files_with_bytes(written.path());
+    for dir in [out.path(), written.path()] {
+        let dry = reconcile_cmd(dir, &["--dry-run"]);
+        assert_eq!(
+            dry.status.code(),
+            Some(3),
+            "{}",
+            String::from_utf8_lossy(&dry.stderr)
+        );
+        assert_eq!(found(&dry.stdout), found(&run.stdout));
+        let text = String::from_utf8_lossy(&dry.stdout);
+        assert!(
+            text.ends_with("tables: none written (a dry run)\n"),
+            "{text}"
+        );
+    }
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+    assert_eq!(files_with_bytes(written.path()), before);
+    let dry = bin()
+        .current_dir(repo())
+        .args(["reconcile", "--sent", "sample-data/sent", "--received"])
+        .args(["sample-data/received", "--as-of", AS_OF, "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(dry.status.code(), Some(3));
+    assert_eq!(found(&dry.stdout), found(&run.stdout));
+
+    // No input is hashed: no digests are being worked out, and none is in the accounts.
+    let outcome =
+        pullrecon::reconcile::analyse(&crate::sample::sample_options(out.path())).unwrap();
+    assert!(outcome.digests.is_none());
+    assert_eq!(outcome.files.len(), 5);
+    assert!(outcome.files.iter().all(|f| f.sha256.is_empty()));
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+}
+
 #[test]
 fn healthy_logs_exit_0() {
     let dir = tempfile::tempdir().unwrap();
