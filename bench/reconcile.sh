@@ -5,6 +5,9 @@
 # one after the other on the same files, `pullrecon reconcile` (release build) and
 # bench/duckdb_checks.py (DuckDB from PyPI doing the core of the same checks). bench/measure.py
 # measures each: wall time and the peak of the process's anonymous resident memory (RssAnon).
+# `pullrecon reconcile --dry-run` is timed too, for reference: it reads and checks as the
+# reconcile does but writes no table and hashes no input, which is the scope of the DuckDB
+# script (it writes nothing). The targets are measured on the full reconcile.
 #
 # Each program runs $PULLRECON_BENCH_RUNS times (default 3), the two taking turns, so that a
 # passing disturbance of a shared machine weighs on one run of each rather than on one program;
@@ -38,6 +41,12 @@ for n in "${sizes[@]}"; do
     "$py" bench/measure.py --json "$results/reconcile-$n-pullrecon-$k.json" -- \
       "$bin" reconcile --sent "$dir/sent" --received "$dir/received" --out "$dir/out" \
       --as-of "$as_of" --grace "$grace" --lookback "$lookback" --push-sla "$push_sla" -q
+    echo "== pullrecon reconcile --dry-run, $n notifications, run $k of $runs"
+    warm
+    "$py" bench/measure.py --json "$results/reconcile-$n-pullrecon-dry-run-$k.json" \
+      --stdout "$results/reconcile-$n-dry-run-summary.txt" -- \
+      "$bin" reconcile --sent "$dir/sent" --received "$dir/received" --dry-run \
+      --as-of "$as_of" --grace "$grace" --lookback "$lookback" --push-sla "$push_sla"
     echo "== DuckDB, $n notifications, run $k of $runs"
     warm
     "$py" bench/measure.py --json "$results/reconcile-$n-duckdb-$k.json" \

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Sums up bench/reconcile.sh: per size, pullrecon's and DuckDB's median wall time over the runs
 and highest peak RssAnon, the ratio of the medians, pullrecon's findings per category against
-the generator's expected.json, and (with two sizes) how the time grew. Prints a table, writes
+the generator's expected.json, and (with two sizes) how the time grew. `reconcile --dry-run`
+(no tables, no hashing: the DuckDB script's scope) is summed up beside them for reference, its
+summary's counts checked against expected.json too. Prints a table, writes
 bench/results/reconcile.json, and exits 1 when a count differs from expected.json or a run
 failed.
 
@@ -52,6 +54,18 @@ def findings_by_category(out_dir):
     return {c: n for c, n in rows}
 
 
+def summary_counts(path):
+    """The findings per category in a reconcile summary printed on stdout (non-zero ones)."""
+    counts = {}
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 4 and parts[2].isdigit() and parts[1] in ("error", "warning", "info"):
+                if int(parts[2]):
+                    counts[parts[0]] = int(parts[2])
+    return counts
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", required=True)
@@ -74,6 +88,16 @@ def main() -> int:
             if want.get(c, 0) != got.get(c, 0)
         }
         ok &= not diff and all(e in (0, 3) for e in pr["exits"]) and all(e == 0 for e in dd["exits"])
+        dry = None
+        if os.path.exists(os.path.join(a.results, f"reconcile-{n}-pullrecon-dry-run-1.json")):
+            dr = runs_of(a.results, n, "pullrecon-dry-run", a.runs)
+            dry_counts = summary_counts(os.path.join(a.results, f"reconcile-{n}-dry-run-summary.txt"))
+            dry = {
+                **dr,
+                "ratio": round(dr["wall_s"] / dd["wall_s"], 3) if dd["wall_s"] else None,
+                "counts_equal_expected": dry_counts == want,
+            }
+            ok &= dry["counts_equal_expected"] and all(e in (0, 3) for e in dr["exits"])
         # The ratio of the medians.
         ratio = pr["wall_s"] / dd["wall_s"] if dd["wall_s"] else None
         sizes.append(
@@ -90,6 +114,7 @@ def main() -> int:
                 "findings": sum(got.values()),
                 "findings_expected": sum(want.values()),
                 "counts_differ": diff,
+                "pullrecon_dry_run": dry,
             }
         )
     growth = None
@@ -124,6 +149,15 @@ def main() -> int:
                 f"({'met' if peak <= s['peak_target_mib_decimal'] else 'NOT met'}), "
                 f"{s['peak_target_mib_binary']:,} MiB in binary ones "
                 f"({'met' if peak <= s['peak_target_mib_binary'] else 'NOT met'})"
+            )
+    for s in sizes:
+        d = s["pullrecon_dry_run"]
+        if d:
+            print(
+                f"reference at {s['notifications']:,}: reconcile --dry-run (no tables, no hashing; "
+                f"the DuckDB script's scope) {d['wall_s']:.2f} s, {d['ratio']:.3f} of DuckDB, "
+                f"peak {d['peak_rss_anon_mb']:,.0f} MiB, counts "
+                + ("= expected.json" if d["counts_equal_expected"] else "DIFFER")
             )
     if growth:
         print(f"time {sizes[-1]['notifications']:,} / {sizes[0]['notifications']:,}: {growth}x")
