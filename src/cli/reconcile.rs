@@ -26,6 +26,7 @@ use std::path::PathBuf;
 /// Reads both logs and writes the audit tables for one run (no network).
 #[derive(Debug, clap::Args)]
 #[command(
+    group(clap::ArgGroup::new("output").required(true).multiple(true).args(["out", "dry_run"])),
     after_help = "Exit status: 0 ran without error findings; 3 ran with error findings; \
 2 usage error; 1 the run could not be done."
 )]
@@ -38,8 +39,8 @@ pub struct Args {
     #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
     pub received: Vec<String>,
 
-    /// Output folder of the audit tables.
-    #[arg(long, value_name = "DIR", required_unless_present = "dry_run")]
+    /// Output folder of the audit tables (not needed with --dry-run).
+    #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
     /// Read and check, print the summary and exit as a run would, but write nothing (no tables,

@@ -152,6 +152,12 @@ fn usage_errors_exit_2() {
     assert_eq!(o.status.code(), Some(2), "as-of without offset");
     let o = bin().args(["reconcile", "--sent", "x"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2), "missing --received and --out");
+    let o = bin()
+        .args(["reconcile", "--sent", "x", "--received", "y"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "neither --out nor --dry-run");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--dry-run"));
 }
 
 #[test]
