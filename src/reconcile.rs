@@ -155,7 +155,7 @@ pub fn now_micros() -> i64 {
 /// One reconciliation: ingest, model and checks, the inputs hashed alongside, then the audit
 /// tables written for the run's date.
 pub fn reconcile(opts: &Options) -> Result<Outcome> {
-    let mut outcome = read_and_check(opts, Hashing::Inputs)?;
+    let mut outcome = read_and_check(opts, true)?;
     write_tables(opts, &mut outcome)?;
     Ok(outcome)
 }
@@ -163,17 +163,12 @@ pub fn reconcile(opts: &Options) -> Result<Outcome> {
 /// Ingest, model and checks, writing nothing and hashing no input (`reconcile --dry-run`;
 /// replay's plan rebuilds a run this way). The files' `sha256` stay empty.
 pub fn analyse(opts: &Options) -> Result<Outcome> {
-    read_and_check(opts, Hashing::None)
+    read_and_check(opts, false)
 }
 
-/// Whether a run works out its inputs' sha256 (for the `input_files` and `runs` tables).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Hashing {
-    Inputs,
-    None,
-}
-
-fn read_and_check(opts: &Options, hashing: Hashing) -> Result<Outcome> {
+/// Ingest, model and checks; with `hash_inputs` the inputs' sha256 (for the `input_files` and
+/// `runs` tables) are worked out alongside, those the output folder remembers taken from there.
+fn read_and_check(opts: &Options, hash_inputs: bool) -> Result<Outcome> {
     let started = now_micros();
     crate::process::large_blocks_from_the_kernel();
     let run_id = opts.run_id.clone().unwrap_or_else(|| new_run_id(started));
@@ -216,17 +211,14 @@ fn read_and_check(opts: &Options, hashing: Hashing) -> Result<Outcome> {
         .unwrap_or(0)
         / 700;
     let mut builder = Builder::new(&interner, expected_events as usize);
-    let mut digest_cache = match hashing {
-        Hashing::Inputs => DigestCache::load(&opts.out, opts.shard),
-        Hashing::None => DigestCache::default(),
-    };
+    let mut digest_cache = hash_inputs.then(|| DigestCache::load(&opts.out, opts.shard));
     let ingested = ingest::ingest(
         &opts.sent,
         &opts.received,
         &opts.replayed,
         window,
         &interner,
-        (hashing == Hashing::Inputs).then_some(&mut digest_cache),
+        digest_cache.as_mut(),
         &mut |side, origin, at, event| builder.add(side, origin, at, event),
     )?;
     let Ingested {
@@ -318,7 +310,7 @@ fn read_and_check(opts: &Options, hashing: Hashing) -> Result<Outcome> {
         model,
         files,
         digests,
-        digest_cache,
+        digest_cache: digest_cache.unwrap_or_default(),
         rejects,
     })
 }

@@ -28,18 +28,21 @@ pub(crate) struct Files {
 }
 
 impl Files {
-    /// The files of a run; those whose stamp is unchanged since `cache` remembered them start
-    /// out done.
+    /// The files of a run; those whose stamp is unchanged since `cache` (if any) remembered them
+    /// start out done.
     pub(crate) fn new(
         inputs: Vec<(PathBuf, Format)>,
         maps: Vec<Option<memmap2::Mmap>>,
         stamps: Vec<Option<Stamp>>,
-        cache: &mut DigestCache,
+        mut cache: Option<&mut DigestCache>,
     ) -> Self {
         let done = inputs
             .iter()
             .zip(&stamps)
-            .map(|((path, _), stamp)| stamp.as_ref().and_then(|s| cache.get(path, s)).map(Ok))
+            .map(|((path, _), stamp)| {
+                let cache = cache.as_deref_mut()?;
+                stamp.as_ref().and_then(|s| cache.get(path, s)).map(Ok)
+            })
             .collect();
         Files {
             inputs,
@@ -228,7 +231,7 @@ mod tests {
             }
             inputs.push((path, *format));
         }
-        Arc::new(Files::new(inputs, maps, stamps, cache))
+        Arc::new(Files::new(inputs, maps, stamps, Some(cache)))
     }
 
     /// The digests are the files' sha256 (FIPS 180-2's "abc" vector and the empty input), mapped

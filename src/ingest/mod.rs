@@ -169,7 +169,7 @@ pub fn ingest(
         files.iter().map(|(_, p, f, _)| (p.clone(), *f)).collect(),
         maps,
         stamps,
-        digest_cache.unwrap_or(&mut digest_cache::DigestCache::default()),
+        digest_cache,
     ));
     let digests = hashing.then(|| Digests::start(Arc::clone(&mapped)));
     // Whole files; parsing skips a byte-order mark.
